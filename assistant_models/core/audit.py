@@ -1,0 +1,146 @@
+"""The audit trail: who changed what, written in the same transaction as the change."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic_core import to_jsonable_python
+from sqlalchemy.orm import InstanceState
+from sqlmodel import Field
+
+from assistant_models.core.base import AssistantModel
+from assistant_models.core.types import JSONB, UTCDateTime, str_enum
+
+__all__ = ["AuditAction", "AuditLogBase", "audit_actor", "build_audit_row", "current_actor"]
+
+REDACTED = "[redacted]"
+
+_actor: ContextVar[uuid.UUID | None] = ContextVar("assistant_models_audit_actor", default=None)
+
+
+class AuditAction(enum.StrEnum):
+    """What happened to the audited row."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    SOFT_DELETE = "soft_delete"
+    RESTORE = "restore"
+    DELETE = "delete"
+
+
+@contextmanager
+def audit_actor(actor_id: uuid.UUID | str | None) -> Iterator[None]:
+    """Attribute every audited change made inside the block to ``actor_id``.
+
+    Example:
+        >>> with audit_actor(admin.id):  # doctest: +SKIP
+        ...     task.title = "Renamed"
+    """
+    token = _actor.set(uuid.UUID(str(actor_id)) if actor_id is not None else None)
+    try:
+        yield
+    finally:
+        _actor.reset(token)
+
+
+def current_actor() -> uuid.UUID | None:
+    """Return the actor set by the innermost :func:`audit_actor`, if any."""
+    return _actor.get()
+
+
+class AuditLogBase(AssistantModel):
+    """Columns of the append-only audit log; the table model lives in the domain package."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    action: AuditAction = Field(sa_type=str_enum(AuditAction, 16), index=True)
+    table_name: str = Field(max_length=63, index=True)
+    row_id: str = Field(max_length=64, index=True)
+    actor_id: uuid.UUID | None = Field(default=None, index=True)
+    changes: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+    created_at: datetime | None = Field(
+        default=None,
+        sa_type=UTCDateTime,
+        nullable=False,
+        index=True,
+        sa_column_kwargs={"server_default": sa.func.now()},
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return to_jsonable_python(value, fallback=str)
+
+
+def _snapshot(obj: AssistantModel, secret: frozenset[str]) -> dict[str, Any]:
+    values = obj.__dict__
+    return {
+        name: REDACTED if name in secret else _jsonable(values[name])
+        for name in type(obj).model_fields
+        if name in values
+    }
+
+
+def _diff(state: InstanceState[Any], secret: frozenset[str]) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for attr in state.mapper.column_attrs:
+        history = state.attrs[attr.key].history
+        if not history.added and not history.deleted:
+            continue
+        before = history.deleted[0] if history.deleted else None
+        after = history.added[0] if history.added else None
+        if before == after or isinstance(after, sa.sql.ClauseElement):
+            continue
+        if attr.key in secret:
+            changes[attr.key] = {"before": REDACTED, "after": REDACTED}
+        else:
+            changes[attr.key] = {"before": _jsonable(before), "after": _jsonable(after)}
+    return changes
+
+
+def _update_action(changes: dict[str, Any]) -> AuditAction:
+    deleted = changes.get("deleted_at")
+    if deleted is None:
+        return AuditAction.UPDATE
+    return AuditAction.RESTORE if deleted["after"] is None else AuditAction.SOFT_DELETE
+
+
+def build_audit_row(obj: AssistantModel, state: InstanceState[Any], kind: str) -> dict[str, Any] | None:
+    """Return the audit row values for one flushed change, or ``None`` if nothing changed.
+
+    Args:
+        obj: The audited instance.
+        state: Its SQLAlchemy instance state, history still intact (``after_flush``).
+        kind: ``"new"``, ``"dirty"`` or ``"deleted"``.
+    """
+    cls = type(obj)
+    secret = cls.__secret_fields__
+    if kind == "new":
+        action, changes = AuditAction.CREATE, {"after": _snapshot(obj, secret)}
+    elif kind == "deleted":
+        action, changes = AuditAction.DELETE, {"before": _snapshot(obj, secret)}
+    else:
+        diff = _diff(state, secret)
+        diff.pop("updated_at", None)
+        diff.pop("version", None)
+        if not diff:
+            return None
+        action, changes = _update_action(diff), {"fields": diff}
+    identity = state.mapper.primary_key_from_instance(obj)
+    return {
+        "id": uuid.uuid4(),
+        "action": action.value,
+        "table_name": cls.__tablename__,
+        "row_id": ",".join(str(v) for v in identity),
+        "actor_id": current_actor(),
+        "changes": changes,
+    }

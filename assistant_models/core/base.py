@@ -1,0 +1,156 @@
+"""AssistantModel: the base of every entity.
+
+SQLModel skips validation when a ``table=True`` model is constructed
+(``sqlmodel._compat.sqlmodel_table_construct``). Our base validates in
+``__init__`` and, through :mod:`assistant_models.core.events`, validates every
+changed attribute again before a flush sends it, so invalid data never reaches SQL.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, ClassVar
+
+import pydantic
+from pydantic import TypeAdapter
+from sqlalchemy import MetaData
+from sqlalchemy.orm import registry
+from sqlmodel import SQLModel
+from sqlmodel.main import finish_init  # type: ignore[attr-defined]
+
+from assistant_models.exceptions import MultipleObjectsReturned, NotFoundError, ValidationError
+
+__all__ = ["AssistantModel", "field_adapter", "metadata", "validate_fields"]
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s__%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s__%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s__%(constraint_name)s",
+    "fk": "fk_%(table_name)s__%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: The package's own metadata: Alembic's target and the source of constraint names.
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+mapper_registry = registry(metadata=metadata)
+
+
+def _pydantic_errors(model: str, exc: pydantic.ValidationError, prefix: str = "") -> ValidationError:
+    errors = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = ".".join(str(p) for p in err["loc"]) or prefix or "__all__"
+        field = f"{prefix}.{loc}" if prefix and loc != prefix else loc
+        errors.append({"field": field, "message": err["msg"]})
+    return ValidationError(errors, model)
+
+
+class AssistantModel(SQLModel, registry=mapper_registry):
+    """Base of every entity: own registry, naming convention, validation on write.
+
+    Class attributes a model may set:
+        __secret_fields__: Fields that hold secrets. They never appear in
+            ``repr``, dumps or audit diffs, and cannot be filtered or ordered on.
+        __searchable__: Field name to text-search weight (``"A"``..``"D"``).
+        __search_config__: PostgreSQL text search configuration.
+    """
+
+    __secret_fields__: ClassVar[frozenset[str]] = frozenset()
+    __searchable__: ClassVar[dict[str, str]] = {}
+    __search_config__: ClassVar[str] = "english"
+    DoesNotExist: ClassVar[type[NotFoundError]] = NotFoundError
+    MultipleObjectsReturned: ClassVar[type[MultipleObjectsReturned]] = MultipleObjectsReturned
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        module = cls.__module__
+        cls.DoesNotExist = type(
+            "DoesNotExist",
+            (NotFoundError,),
+            {"__module__": module, "__qualname__": f"{cls.__qualname__}.DoesNotExist"},
+        )
+        cls.MultipleObjectsReturned = type(
+            "MultipleObjectsReturned",
+            (MultipleObjectsReturned,),
+            {"__module__": module, "__qualname__": f"{cls.__qualname__}.MultipleObjectsReturned"},
+        )
+
+    def __init__(self, **data: Any) -> None:
+        if not finish_init.get():  # SQLModel's own model_validate path: it validates itself
+            super().__init__(**data)
+            return
+        cls = type(self)
+        relationships = {k: data.pop(k) for k in list(data) if k in cls.__sqlmodel_relationships__}
+        unknown = sorted(k for k in data if k not in cls.model_fields)
+        if unknown:
+            raise ValidationError(
+                [{"field": k, "message": "is not a field of this model"} for k in unknown], cls.__name__
+            )
+        state = self.__dict__.copy()
+        try:
+            cls.__pydantic_validator__.validate_python(data, self_instance=self)
+        except pydantic.ValidationError as exc:
+            object.__setattr__(self, "__dict__", state)
+            raise _pydantic_errors(cls.__name__, exc) from None
+        fields_set = self.__pydantic_fields_set__.copy()
+        validated = self.__dict__
+        object.__setattr__(self, "__dict__", state)
+        for key, value in validated.items():
+            setattr(self, key, value)  # through SQLAlchemy's instrumentation
+        object.__setattr__(self, "__pydantic_fields_set__", fields_set)
+        for key, value in relationships.items():
+            setattr(self, key, value)
+
+    def __repr_args__(self) -> list[tuple[str | None, Any]]:
+        secret = type(self).__secret_fields__
+        return [(k, v) for k, v in super().__repr_args__() if k not in secret]
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        """Return the fields as a dict; secret fields are left out unless asked for by name."""
+        secret = set(type(self).__secret_fields__)
+        include = kwargs.get("include")
+        if secret and not (isinstance(include, (set, dict)) and secret & set(include)):
+            exclude = kwargs.get("exclude") or set()
+            kwargs["exclude"] = set(exclude) | secret
+        return super().model_dump(**kwargs)
+
+    def full_clean(self) -> None:
+        """Validate every field of this instance as it stands now.
+
+        Raises:
+            ValidationError: Listing every field at fault.
+        """
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        validate_fields(type(self), values)
+
+
+@cache
+def field_adapter(model: Any, name: str) -> TypeAdapter[Any]:
+    """Return the cached validator of one field of ``model``, constraints included."""
+    from typing import Annotated
+
+    field = model.model_fields[name]
+    return TypeAdapter(Annotated[field.annotation, field])  # type: ignore[arg-type]
+
+
+def validate_fields(model: type[AssistantModel], values: dict[str, Any]) -> dict[str, Any]:
+    """Validate some fields of ``model`` one by one and return their coerced values.
+
+    Unknown names and invalid values are all reported together.
+
+    Raises:
+        ValidationError: Listing every field at fault.
+    """
+    errors: list[dict[str, str]] = []
+    cleaned: dict[str, Any] = {}
+    fields = model.model_fields
+    for name, value in values.items():
+        if name not in fields:
+            errors.append({"field": name, "message": "is not a field of this model"})
+            continue
+        try:
+            cleaned[name] = field_adapter(model, name).validate_python(value)
+        except pydantic.ValidationError as exc:
+            errors.extend(_pydantic_errors(model.__name__, exc, name).errors)
+    if errors:
+        raise ValidationError(errors, model.__name__)
+    return cleaned

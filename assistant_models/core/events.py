@@ -1,0 +1,160 @@
+"""Session-wide listeners: validation before flush, audit rows after it, soft-delete visibility.
+
+Nothing is installed on import. :func:`install` is called by ``Database()`` and by
+``Manager.using()``; it is idempotent. The listeners act only on instances of
+:class:`~assistant_models.core.base.AssistantModel`, so other models sharing the
+process are left alone.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import MANYTOONE, Mapper, ORMExecuteState, Session, UOWTransaction, with_loader_criteria
+from sqlalchemy.sql.elements import ClauseElement
+
+from assistant_models import exceptions
+from assistant_models.core.audit import AuditLogBase, build_audit_row
+from assistant_models.core.base import AssistantModel, mapper_registry, metadata, validate_fields
+
+__all__ = ["INCLUDE_DELETED", "install"]
+
+#: Execution option that turns soft-delete filtering off for one statement.
+INCLUDE_DELETED = "include_deleted"
+#: Execution option of statements that filter soft-deleted rows themselves.
+HANDLED = "assistant_models_visibility_handled"
+
+_lock = threading.Lock()
+_installed = False
+
+
+def install() -> None:
+    """Install the package's listeners on :class:`sqlalchemy.orm.Session`, once."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        event.listen(Session, "before_flush", _validate_before_flush)
+        event.listen(Session, "after_flush", _audit_after_flush)
+        event.listen(Session, "do_orm_execute", _hide_soft_deleted)
+        event.listen(Mapper, "after_configured", _load_live_relations_by_sql)
+        _installed = True
+    refresh_constraint_fields()
+    _load_live_relations_by_sql()
+
+
+def _load_live_relations_by_sql() -> None:
+    """Make many-to-one loads of soft-deletable targets always ask the database.
+
+    SQLAlchemy answers such a load from the identity map when the target is
+    already there, even if it was loaded through ``all_objects`` and is deleted.
+    Turning that shortcut off sends the load through ``do_orm_execute``, where the
+    soft-delete criteria apply. ``use_get`` is the lazy loader's own switch for it.
+    """
+    for mapper in list(mapper_registry.mappers):
+        if not mapper.configured:
+            continue
+        for rel in mapper.relationships:
+            if rel.direction is MANYTOONE and getattr(rel.mapper.class_, "__soft_delete__", False):
+                strategy = rel._get_strategy((("lazy", "select"),))
+                strategy.use_get = False  # type: ignore[attr-defined]
+
+
+def refresh_constraint_fields() -> None:
+    """Map every unique constraint and unique index name to the fields it guards."""
+    mapping: dict[str, str] = {}
+    for table in metadata.tables.values():
+        for constraint in table.constraints:
+            if isinstance(constraint, sa.UniqueConstraint) and isinstance(constraint.name, str):
+                mapping[constraint.name] = ", ".join(c.name for c in constraint.columns)
+        for index in table.indexes:
+            if index.unique and isinstance(index.name, str):
+                field = index.info.get("field") or ", ".join(c.name for c in index.columns)
+                mapping[index.name] = field
+    exceptions.CONSTRAINT_FIELDS.update(mapping)
+
+
+def _changed_values(obj: AssistantModel) -> dict[str, Any]:
+    state = sa.inspect(obj)
+    values: dict[str, Any] = {}
+    for attr in state.mapper.column_attrs:
+        added = state.attrs[attr.key].history.added
+        if added and attr.key in type(obj).model_fields:
+            value = added[0]
+            if not isinstance(value, ClauseElement):
+                values[attr.key] = value
+    return values
+
+
+def _validate_before_flush(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
+    for obj in (*session.new, *session.dirty):
+        if not isinstance(obj, AssistantModel):
+            continue
+        if isinstance(obj, AuditLogBase) and obj not in session.new:
+            raise exceptions.ValidationError.single("audit_logs", "is append-only: rows cannot be changed")
+        values = _changed_values(obj)
+        if not values:
+            continue
+        cleaned = validate_fields(type(obj), values)
+        for key, value in cleaned.items():
+            if value is not values[key] and value != values[key]:
+                setattr(obj, key, value)
+    for obj in session.deleted:
+        if isinstance(obj, AuditLogBase):
+            raise exceptions.ValidationError.single("audit_logs", "is append-only: rows cannot be deleted")
+
+
+def _audit_table() -> sa.Table | None:
+    for cls in AuditLogBase.__subclasses__():
+        table = getattr(cls, "__table__", None)
+        if isinstance(table, sa.Table):
+            return table
+    return None
+
+
+def _audit_after_flush(session: Session, flush_context: UOWTransaction) -> None:
+    rows: list[dict[str, Any]] = []
+    for kind, objs in (("new", session.new), ("dirty", session.dirty), ("deleted", session.deleted)):
+        for obj in objs:
+            if getattr(obj, "__audited__", False):
+                row = build_audit_row(obj, sa.inspect(obj), kind)
+                if row is not None:
+                    rows.append(row)
+    table = _audit_table()
+    if rows and table is not None:
+        session.connection().execute(table.insert(), rows)
+
+
+_soft_cache: dict[int, tuple[Any, ...]] = {}
+
+
+def _soft_delete_criteria() -> tuple[Any, ...]:
+    """Return one loader criterion per soft-deletable model, rebuilt when models are added."""
+    mappers = mapper_registry.mappers
+    key = len(mappers)
+    cached = _soft_cache.get(key)
+    if cached is None:
+        cached = tuple(
+            with_loader_criteria(
+                m.class_, m.class_.deleted_at.is_(None), include_aliases=True, propagate_to_loaders=True
+            )
+            for m in sorted(mappers, key=lambda m: m.class_.__name__)
+            if getattr(m.class_, "__soft_delete__", False)
+        )
+        _soft_cache.clear()
+        _soft_cache[key] = cached
+    return cached
+
+
+def _hide_soft_deleted(state: ORMExecuteState) -> None:
+    options = state.execution_options
+    if not state.is_select or options.get(INCLUDE_DELETED, False) or options.get(HANDLED, False):
+        return
+    if state.is_column_load:  # refreshing an object already in hand
+        return
+    criteria = _soft_delete_criteria()
+    if criteria:
+        state.statement = state.statement.options(*criteria)

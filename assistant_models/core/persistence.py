@@ -1,0 +1,70 @@
+"""Writes of single instances, with errors translated at the boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, object_session
+
+from assistant_models.core.context import current_session
+from assistant_models.core.types import utcnow
+from assistant_models.exceptions import ConflictError, ValidationError, translate
+
+if TYPE_CHECKING:
+    from assistant_models.core.base import AssistantModel
+    from assistant_models.core.mixins import SoftDeleteMixin
+
+__all__ = ["delete_instance", "restore_instance", "session_for", "translating"]
+
+
+@contextmanager
+def translating() -> Iterator[None]:
+    """Translate SQLAlchemy and driver errors raised inside the block into the package's tree."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise translate(exc) from exc
+
+
+def session_for(obj: AssistantModel) -> Session:
+    """Return the session that holds ``obj``, or the current unit of work."""
+    return object_session(obj) or current_session()
+
+
+def delete_instance(obj: SoftDeleteMixin, hard: bool = False) -> None:
+    """Soft-delete ``obj`` (or delete its row with ``hard=True``) and flush."""
+    session = session_for(obj)  # type: ignore[arg-type]
+    with translating():
+        if obj not in session:
+            session.add(obj)
+        if hard:
+            session.delete(obj)
+        else:
+            if obj.deleted_at is not None:
+                return
+            obj.deleted_at = utcnow()
+        session.flush()
+
+
+def restore_instance(obj: SoftDeleteMixin) -> None:
+    """Clear ``deleted_at`` in a savepoint, so a unique collision leaves the transaction usable.
+
+    Raises:
+        ConflictError: A live row already holds one of ``obj``'s unique values.
+        ValidationError: ``obj`` was never saved.
+    """
+    session = session_for(obj)  # type: ignore[arg-type]
+    if obj not in session:
+        raise ValidationError.single("id", "only a saved row can be restored", type(obj).__name__)
+    if obj.deleted_at is None:
+        return
+    deleted_at = obj.deleted_at
+    try:
+        with translating(), session.begin_nested():
+            obj.deleted_at = None
+    except ConflictError as exc:
+        obj.deleted_at = deleted_at
+        raise ConflictError(f"cannot restore {type(obj).__name__}: {exc}", exc.field) from exc

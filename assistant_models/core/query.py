@@ -1,0 +1,470 @@
+"""QuerySet: lazy, immutable and chainable, with Django's names and semantics.
+
+Every refinement returns a new QuerySet; only terminal methods (iteration,
+``get``, ``count``, ``update`` ...) send SQL. Field names are checked when the
+refinement is made, so a bad name raises :class:`FieldError` before any SQL.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, joinedload, load_only, selectinload
+
+from assistant_models.core import writes
+from assistant_models.core.context import current_session
+from assistant_models.core.events import HANDLED, INCLUDE_DELETED, install
+from assistant_models.core.lookups import JoinPlan, Q, Resolver, apply_joins
+from assistant_models.core.pagination import CursorPage, Page, cursor_paginate, paginate
+from assistant_models.core.persistence import translating
+from assistant_models.exceptions import FieldError, ValidationError
+
+if TYPE_CHECKING:
+    from assistant_models.core.base import AssistantModel
+
+__all__ = ["Aggregate", "Avg", "Count", "Max", "Min", "QuerySet", "Sum"]
+
+M = TypeVar("M", bound="AssistantModel")
+
+LIVE, ALL, DELETED = "live", "all", "deleted"
+
+
+class Aggregate:
+    """An aggregate over a field, for :meth:`QuerySet.aggregate`."""
+
+    function: Any = None
+
+    def __init__(self, field: str = "pk") -> None:
+        self.field = field
+
+    def compile(self, resolver: Resolver) -> Any:
+        """Return the SQL aggregate expression."""
+        col = resolver.column(self.field, purpose="aggregate")
+        return None if col is None else self.function(col)
+
+
+class Count(Aggregate):
+    """``count(field)``."""
+
+    function = sa.func.count
+
+
+class Sum(Aggregate):
+    """``sum(field)``."""
+
+    function = sa.func.sum
+
+
+class Avg(Aggregate):
+    """``avg(field)``."""
+
+    function = sa.func.avg
+
+
+class Min(Aggregate):
+    """``min(field)``."""
+
+    function = sa.func.min
+
+
+class Max(Aggregate):
+    """``max(field)``."""
+
+    function = sa.func.max
+
+
+class QuerySet(Generic[M]):
+    """A lazy, immutable query over one model.
+
+    Args:
+        model: The model queried. Managers set it; users get QuerySets from them.
+        visibility: ``"live"``, ``"all"`` or ``"deleted"`` rows of soft-deletable models.
+    """
+
+    def __init__(self, model: type[M] | None = None, visibility: str = LIVE) -> None:
+        self.model: type[M] = model  # type: ignore[assignment]
+        self._visibility = visibility
+        self._session: Session | None = None
+        self._plan = JoinPlan()
+        self._where: tuple[Any, ...] = ()
+        self._order: tuple[str, ...] = ()
+        self._order_sql: tuple[Any, ...] = ()
+        self._limit: int | None = None
+        self._offset: int | None = None
+        self._distinct = False
+        self._options: tuple[Any, ...] = ()
+        self._for_update: dict[str, Any] | None = None
+        self._search: tuple[str, Any] | None = None
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _chain(self) -> Self:
+        clone = copy.copy(self)
+        clone._plan = JoinPlan(dict(self._plan.aliases), list(self._plan.joins))
+        return clone
+
+    def _resolver(self) -> Resolver:
+        return Resolver(self.model, self._plan, live_only=self._visibility == LIVE)
+
+    @property
+    def session(self) -> Session:
+        """Return the session this QuerySet runs in: ``using(...)`` or the current unit of work."""
+        return self._session if self._session is not None else current_session()
+
+    def using(self, session: Session) -> Self:
+        """Return a copy that runs in ``session`` instead of the current unit of work."""
+        install()
+        clone = self._chain()
+        clone._session = session
+        return clone
+
+    @property
+    def soft_delete(self) -> bool:
+        """Return whether the model hides deleted rows."""
+        return bool(getattr(self.model, "__soft_delete__", False))
+
+    def _visibility_clause(self) -> Any:
+        if not self.soft_delete or self._visibility == ALL:
+            return None
+        col = self.model.deleted_at  # type: ignore[attr-defined]
+        return col.is_(None) if self._visibility == LIVE else col.is_not(None)
+
+    def _conditions(self) -> list[Any]:
+        conds = list(self._where)
+        visible = self._visibility_clause()
+        if visible is not None:
+            conds.append(visible)
+        return conds
+
+    def _statement(self, *entities: Any, ordered: bool = True, limited: bool = True) -> Any:
+        stmt = sa.select(*entities) if entities else sa.select(self.model)
+        stmt = apply_joins(stmt, self._plan)
+        conds = self._conditions()
+        if conds:
+            stmt = stmt.where(*conds)
+        if self._search is not None and ordered:
+            stmt = stmt.order_by(self._search[1].desc())
+        if ordered and self._order_sql:
+            stmt = stmt.order_by(*self._order_sql)
+        if self._distinct:
+            stmt = stmt.distinct()
+        if limited and self._limit is not None:
+            stmt = stmt.limit(self._limit)
+        if limited and self._offset:
+            stmt = stmt.offset(self._offset)
+        if self._for_update is not None:
+            stmt = stmt.with_for_update(**self._for_update)
+        if self._options and not entities:
+            stmt = stmt.options(*self._options)
+        handled = self._visibility != LIVE or not self._options
+        return stmt.execution_options(**{INCLUDE_DELETED: self._visibility != LIVE, HANDLED: handled})
+
+    def _execute(self, stmt: Any, **params: Any) -> Any:
+        with translating():
+            return self.session.execute(stmt, params or None)
+
+    # -- refinements ----------------------------------------------------------------------
+
+    def all(self) -> Self:
+        """Return a copy of this QuerySet."""
+        return self._chain()
+
+    def _filtered(self, args: Sequence[Q], kwargs: dict[str, Any], negate: bool) -> Self:
+        clone = self._chain()
+        resolver = clone._resolver()
+        node = Q(*args, **kwargs)
+        for arg in args:
+            if not isinstance(arg, Q):
+                raise TypeError(f"filter() takes Q objects and keywords, not {type(arg).__name__}")
+        cond = resolver.q(node)
+        resolver.check()
+        clone._where = (*self._where, sa.not_(cond) if negate else cond)
+        return clone
+
+    def filter(self, *args: Q, **kwargs: Any) -> Self:
+        """Return rows matching every lookup (``status="pending"``, ``user__email__iexact=...``)."""
+        return self._filtered(args, kwargs, negate=False)
+
+    def exclude(self, *args: Q, **kwargs: Any) -> Self:
+        """Return rows not matching the lookups taken together."""
+        return self._filtered(args, kwargs, negate=True)
+
+    def order_by(self, *fields: str) -> Self:
+        """Return the rows ordered by ``fields`` (``"-priority"`` for descending); replaces earlier orders."""
+        clone = self._chain()
+        resolver = clone._resolver()
+        clone._order_sql = tuple(resolver.ordering(f) for f in fields)
+        resolver.check()
+        clone._order = tuple(fields)
+        return clone
+
+    def reverse(self) -> Self:
+        """Return the rows in the opposite order."""
+        flipped = [f[1:] if f.startswith("-") else f"-{f}" for f in self._order or ("pk",)]
+        return self.order_by(*flipped)
+
+    def distinct(self) -> Self:
+        """Return only distinct rows."""
+        clone = self._chain()
+        clone._distinct = True
+        return clone
+
+    def only(self, *fields: str) -> Self:
+        """Load only ``fields`` (and the key) now; the rest load on first access."""
+        resolver = self._resolver()
+        cols = [resolver.column(f, purpose="load") for f in fields]
+        resolver.check()
+        clone = self._chain()
+        clone._options = (*self._options, load_only(*cols))
+        return clone
+
+    def _relations(self, names: Sequence[str], loader: Any) -> Self:
+        opts, problems = [], []
+        for name in names:
+            entity, option = self.model, None
+            for part in name.split("__"):
+                rel = sa.inspect(entity).relationships.get(part)
+                if rel is None:
+                    problems.append(f"{name!r}: no relation {part!r}")
+                    break
+                attr = getattr(entity, part)
+                option = loader(attr) if option is None else getattr(option, loader.__name__)(attr)
+                entity = rel.mapper.class_
+            else:
+                opts.append(option)
+        if problems:
+            raise FieldError(problems, self.model.__name__)
+        clone = self._chain()
+        clone._options = (*self._options, *opts)
+        return clone
+
+    def select_related(self, *relations: str) -> Self:
+        """Load the named relations in the same statement (a JOIN)."""
+        return self._relations(relations, joinedload)
+
+    def prefetch_related(self, *relations: str) -> Self:
+        """Load the named relations in one extra statement each (``SELECT ... IN``)."""
+        return self._relations(relations, selectinload)
+
+    def select_for_update(self, skip_locked: bool = False, nowait: bool = False) -> Self:
+        """Lock the selected rows until the unit of work ends (``FOR UPDATE``)."""
+        if skip_locked and nowait:
+            raise ValidationError.single("select_for_update", "skip_locked and nowait exclude each other")
+        clone = self._chain()
+        clone._for_update = {"skip_locked": skip_locked, "nowait": nowait, "of": self.model}
+        return clone
+
+    def search(self, text: str) -> Self:
+        """Return rows matching ``text`` in the model's searchable fields, best first.
+
+        Any string is safe: it is parsed with ``websearch_to_tsquery``, which has no
+        syntax errors. A text with no searchable words matches nothing.
+        """
+        fields = self.model.__searchable__
+        if not fields:
+            raise FieldError([f"{self.model.__name__} declares no searchable fields"], self.model.__name__)
+        if not isinstance(text, str):
+            raise ValidationError.single("text", "must be a string", self.model.__name__)
+        vector, query = (
+            search_vector(self.model),
+            sa.func.websearch_to_tsquery(self.model.__search_config__, sa.literal(text[:1000], sa.Text)),
+        )
+        clone = self._chain()
+        clone._where = (*self._where, vector.bool_op("@@")(query))
+        clone._search = (text, sa.func.ts_rank_cd(vector, query))
+        return clone
+
+    @overload
+    def __getitem__(self, key: int) -> M: ...
+
+    @overload
+    def __getitem__(self, key: slice) -> Self: ...
+
+    def __getitem__(self, key: int | slice) -> M | Self:
+        """Return one row (``qs[3]``) or a limited copy (``qs[10:20]``)."""
+        if isinstance(key, int):
+            if key < 0:
+                raise ValidationError.single("index", "negative indexing is not supported")
+            return self[key : key + 1].get()
+        if key.step not in (None, 1) or (key.start or 0) < 0 or (key.stop is not None and key.stop < 0):
+            raise ValidationError.single("slice", "only non-negative slices without a step are supported")
+        clone = self._chain()
+        start = (self._offset or 0) + (key.start or 0)
+        stop = None if key.stop is None else (self._offset or 0) + key.stop
+        if self._limit is not None:
+            end = (self._offset or 0) + self._limit
+            stop = end if stop is None else min(stop, end)
+        clone._offset = start
+        clone._limit = None if stop is None else max(stop - start, 0)
+        return clone
+
+    # -- terminal: reading ----------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[M]:
+        return iter(self._fetch())
+
+    def _fetch(self) -> list[M]:
+        return list(self._execute(self._statement()).scalars().unique().all())
+
+    def __len__(self) -> int:
+        return len(self._fetch())
+
+    def __bool__(self) -> bool:
+        return self.exists()
+
+    def __repr__(self) -> str:
+        return f"<QuerySet {self.model.__name__} {self._visibility}>"
+
+    def get(self, *args: Q, **kwargs: Any) -> M:
+        """Return the one row matching the lookups.
+
+        Raises:
+            Model.DoesNotExist: No row matched.
+            Model.MultipleObjectsReturned: More than one row matched.
+        """
+        qs = self.filter(*args, **kwargs) if args or kwargs else self
+        stmt = qs._statement().limit(2) if qs._limit is None else qs._statement()
+        rows: list[M] = list(self._execute(stmt).scalars().unique())
+        if not rows:
+            raise self.model.DoesNotExist(f"{self.model.__name__} matching the query does not exist")
+        if len(rows) > 1:
+            raise self.model.MultipleObjectsReturned(f"more than one {self.model.__name__} matched")
+        return rows[0]
+
+    def first(self) -> M | None:
+        """Return the first row (by the ordering, else by key), or ``None``."""
+        qs = self if self._order or self._search else self.order_by("pk")
+        return next(iter(qs[:1]._fetch()), None)
+
+    def last(self) -> M | None:
+        """Return the last row (by the ordering, else by key), or ``None``."""
+        return self.reverse().first() if self._order else self.order_by("-pk").first()
+
+    def exists(self) -> bool:
+        """Return whether any row matches."""
+        stmt = sa.select(sa.exists(self._statement(sa.literal(1), ordered=False)))
+        return bool(self._execute(stmt).scalar())
+
+    def count(self) -> int:
+        """Return the number of matching rows."""
+        inner = self._statement(self.model.__mapper__.primary_key[0], ordered=False)  # type: ignore[attr-defined]
+        if self._distinct or self._plan.joins or self._limit is not None or self._offset:
+            stmt = sa.select(sa.func.count()).select_from(inner.subquery())
+        else:
+            stmt = inner.with_only_columns(sa.func.count(), maintain_column_froms=True)
+        return int(self._execute(stmt).scalar_one())
+
+    def _columns(self, fields: Sequence[str]) -> tuple[list[str], list[Any]]:
+        resolver = self._resolver()
+        names = list(fields) or list(self.model.model_fields)
+        if not fields:
+            names = [n for n in names if n not in self.model.__secret_fields__]
+        cols = [resolver.column(n, purpose="select") for n in names]
+        resolver.check()
+        return names, cols
+
+    def values(self, *fields: str) -> list[dict[str, Any]]:
+        """Return the rows as dicts of ``fields`` (paths allowed; all but secrets by default)."""
+        names, cols = self._columns(fields)
+        stmt = self._statement(*[c.label(n) for c, n in zip(cols, names, strict=True)])
+        return [dict(row) for row in self._execute(stmt).mappings()]
+
+    def values_list(self, *fields: str, flat: bool = False) -> list[Any]:
+        """Return the rows as tuples of ``fields``, or single values with ``flat=True``."""
+        if flat and len(fields) != 1:
+            raise ValidationError.single("flat", "needs exactly one field")
+        _names, cols = self._columns(fields)
+        rows = self._execute(self._statement(*cols))
+        return list(rows.scalars()) if flat else [tuple(r) for r in rows]
+
+    def in_bulk(self, id_list: Sequence[Any] | None = None, field_name: str = "pk") -> dict[Any, M]:
+        """Return a dict of rows keyed by ``field_name``; only ``id_list`` keys if given."""
+        qs = self if id_list is None else self.filter(**{f"{field_name}__in": list(id_list)})
+        key = self.model.__mapper__.primary_key[0].key if field_name == "pk" else field_name  # type: ignore[attr-defined]
+        return {getattr(obj, key): obj for obj in qs}
+
+    def iterator(self, chunk_size: int = 1000) -> Iterator[M]:
+        """Yield rows, fetching ``chunk_size`` at a time with a server-side cursor."""
+        stmt = self._statement().execution_options(yield_per=chunk_size)
+        yield from self._execute(stmt).scalars()
+
+    def aggregate(self, **aggregates: Aggregate) -> dict[str, Any]:
+        """Return aggregate values over the matching rows (``total=Count("pk")``)."""
+        resolver = self._resolver()
+        cols = [(name, agg.compile(resolver)) for name, agg in aggregates.items()]
+        resolver.check()
+        inner = self._statement(*[c.label(n) for n, c in cols], ordered=False, limited=False)
+        return dict(self._execute(inner).mappings().one())
+
+    def explain(self, analyze: bool = False) -> str:
+        """Return PostgreSQL's plan for this QuerySet (``EXPLAIN [ANALYZE]``)."""
+        stmt = self._statement()
+        compiled = stmt.compile(dialect=self.session.get_bind().dialect)
+        prefix = "EXPLAIN (ANALYZE, BUFFERS) " if analyze else "EXPLAIN "
+        with translating():
+            conn = self.session.connection()
+            rows = conn.exec_driver_sql(prefix + str(compiled), compiled.params)
+        return "\n".join(r[0] for r in rows)
+
+    def paginate(self, page: int = 1, per_page: int = 20) -> Page[M]:
+        """Return one page by number; see :func:`assistant_models.core.pagination.paginate`."""
+        return paginate(self, page, per_page)
+
+    def cursor_paginate(self, first: int = 20, after: str | None = None) -> CursorPage[M]:
+        """Return one keyset page; see :func:`assistant_models.core.pagination.cursor_paginate`."""
+        return cursor_paginate(self, first, after)
+
+    # -- terminal: writing ----------------------------------------------------------------
+
+    def create(self, **values: Any) -> M:
+        """Validate, insert and return a new row (flushed: key and server defaults are set)."""
+        obj = self.model(**values)
+        session = self.session
+        with translating():
+            session.add(obj)
+            session.flush([obj])
+        return obj
+
+    def update(self, **values: Any) -> int:
+        """Set ``values`` on every matching row in one statement and return the count.
+
+        Values are validated field by field; ``F`` expressions are allowed. Audited
+        models get one audit row per changed row, in the same statement.
+        """
+        return writes.update(self, values)
+
+    def delete(self, hard: bool = False) -> int:
+        """Delete matching rows (soft for soft-deletable models unless ``hard``); return the count."""
+        return writes.delete(self, hard)
+
+    def bulk_create(self, objs: Sequence[M], batch_size: int | None = None) -> list[M]:
+        """Insert many validated instances with COPY and return them with their keys."""
+        return writes.bulk_create(self, objs, batch_size)
+
+    def bulk_update(self, objs: Sequence[M], fields: Sequence[str], batch_size: int | None = None) -> int:
+        """Write ``fields`` of many instances in one statement per batch; return the count."""
+        return writes.bulk_update(self, objs, fields, batch_size)
+
+    def get_or_create(self, defaults: dict[str, Any] | None = None, **lookups: Any) -> tuple[M, bool]:
+        """Return ``(row, created)``: the matching row, or a new one made from lookups and ``defaults``."""
+        return writes.get_or_create(self, defaults, lookups)
+
+    def update_or_create(self, defaults: dict[str, Any] | None = None, **lookups: Any) -> tuple[M, bool]:
+        """Return ``(row, created)`` after updating the matching row with ``defaults``, or creating it."""
+        return writes.update_or_create(self, defaults, lookups)
+
+
+def search_vector(model: type[AssistantModel]) -> Any:
+    """Return the weighted ``tsvector`` expression over the model's searchable fields."""
+    config = model.__search_config__
+    parts = [
+        sa.func.setweight(sa.func.to_tsvector(config, sa.func.coalesce(getattr(model, name), "")), weight)
+        for name, weight in model.__searchable__.items()
+    ]
+    vector: Any = parts[0]
+    for part in parts[1:]:
+        vector = vector.op("||")(part)
+    return vector

@@ -1,0 +1,320 @@
+"""Set-based writes: update, delete, bulk_create, bulk_update, get_or_create.
+
+For audited models the audit rows are written by the same statement as the change
+(PostgreSQL data-modifying CTEs), so they share its transaction and cost no extra
+round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.elements import ClauseElement
+
+from assistant_models.core.audit import REDACTED, AuditAction, current_actor
+from assistant_models.core.base import validate_fields
+from assistant_models.core.copy import copy_instances
+from assistant_models.core.lookups import F, Resolver
+from assistant_models.core.persistence import translating
+from assistant_models.exceptions import ConflictError, FieldError, ValidationError
+
+if TYPE_CHECKING:
+    from assistant_models.core.base import AssistantModel
+    from assistant_models.core.query import QuerySet
+
+__all__ = ["bulk_create", "bulk_update", "delete", "get_or_create", "update", "update_or_create"]
+
+M = TypeVar("M", bound="AssistantModel")
+
+
+def _pk(model: type[Any]) -> sa.Column[Any]:
+    return model.__table__.primary_key.columns[0]  # type: ignore[no-any-return]
+
+
+def _writable(model: type[Any], names: Sequence[str]) -> None:
+    table, problems = model.__table__, []
+    for name in names:
+        if name not in table.c or name not in model.model_fields:
+            problems.append(f"{name!r}: {model.__name__} has no field {name!r}")
+        elif table.c[name].primary_key:
+            problems.append(f"{name!r} is the primary key and cannot be updated")
+    if problems:
+        raise FieldError(problems, model.__name__)
+
+
+def _set_clause(qs: QuerySet[Any], values: dict[str, Any]) -> dict[str, Any]:
+    model = qs.model
+    _writable(model, list(values))
+    plain = {k: v for k, v in values.items() if not isinstance(v, (F, ClauseElement))}
+    cleaned = validate_fields(model, plain)
+    resolver = Resolver(model)
+    clause: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, F):
+            value = resolver.expression(value)
+        clause[name] = cleaned.get(name, value)
+    resolver.check()
+    return _bump(model, clause)
+
+
+def _bump(model: type[Any], clause: dict[str, Any]) -> dict[str, Any]:
+    table = model.__table__
+    if "version" in table.c and getattr(model.__mapper__, "version_id_col", None) is not None:
+        clause.setdefault("version", table.c.version + 1)
+    if "updated_at" in table.c:
+        clause.setdefault("updated_at", sa.func.now())
+    return clause
+
+
+def _json(col: Any, secret: bool) -> Any:
+    return sa.func.to_jsonb(sa.literal(REDACTED, sa.Text)) if secret else sa.func.to_jsonb(col)
+
+
+def _audit_insert(model: type[Any], upd: Any, fields: list[str]) -> Any:
+    from assistant_models.core.events import _audit_table
+
+    audit = _audit_table()
+    if audit is None:
+        return None
+    secret = model.__secret_fields__
+    changed = {f: upd.c[f"new_{f}"].is_distinct_from(upd.c[f"old_{f}"]) for f in fields}
+    parts = [
+        sa.case(
+            (
+                cond,
+                sa.func.jsonb_build_object(
+                    f,
+                    sa.func.jsonb_build_object(
+                        "before",
+                        _json(upd.c[f"old_{f}"], f in secret),
+                        "after",
+                        _json(upd.c[f"new_{f}"], f in secret),
+                    ),
+                ),
+            ),
+            else_=sa.literal_column("'{}'::jsonb"),
+        )
+        for f, cond in changed.items()
+    ]
+    diff: Any = parts[0]
+    for part in parts[1:]:
+        diff = diff.op("||")(part)
+    action: Any = sa.literal(AuditAction.UPDATE.value)
+    if "deleted_at" in fields:
+        action = sa.case(
+            (~changed["deleted_at"], sa.literal(AuditAction.UPDATE.value)),
+            (upd.c.new_deleted_at.is_(None), sa.literal(AuditAction.RESTORE.value)),
+            else_=sa.literal(AuditAction.SOFT_DELETE.value),
+        )
+    rows = sa.select(
+        sa.func.gen_random_uuid(),
+        action,
+        sa.literal(model.__tablename__),
+        sa.cast(upd.c.am_pk, sa.Text),
+        sa.literal(current_actor(), sa.Uuid),
+        sa.func.jsonb_build_object("fields", diff),
+    ).where(sa.or_(*changed.values()))
+    cols = ["id", "action", "table_name", "row_id", "actor_id", "changes"]
+    return audit.insert().from_select(cols, rows).cte("am_audit")
+
+
+def run_update(qs: QuerySet[Any], old: Any, clause: dict[str, Any], source: Any = None) -> list[Any]:
+    """Run ``UPDATE ... FROM old`` (and the audit insert) and return the updated keys.
+
+    Args:
+        qs: Supplies the model and the session.
+        old: A SELECT of the key and the old values of the changed fields, FOR UPDATE.
+        clause: Column name to new value or SQL expression.
+        source: An extra FROM (e.g. VALUES) the clause refers to, joined on the key.
+    """
+    model, session = qs.model, qs.session
+    table, pk = model.__table__, _pk(model)
+    old_cte = old.cte("am_old")
+    stmt = sa.update(table).where(pk == old_cte.c.am_pk).values(clause)
+    if source is not None:
+        stmt = stmt.where(pk == source.c.am_pk)
+    audited = getattr(model, "__audited__", False)
+    fields = [f for f in clause if f not in ("version", "updated_at")]
+    with translating():
+        session.flush()
+        if not audited:
+            return list(session.execute(stmt.returning(pk)).scalars())
+        upd = stmt.returning(
+            pk.label("am_pk"),
+            *[table.c[f].label(f"new_{f}") for f in fields],
+            *[old_cte.c[f].label(f"old_{f}") for f in fields],
+        ).cte("am_upd")
+        final = sa.select(upd.c.am_pk)
+        audit = _audit_insert(model, upd, fields)
+        if audit is not None:
+            final = final.add_cte(audit)
+        return list(session.execute(final).scalars())
+
+
+def _old_select(qs: QuerySet[Any], fields: Sequence[str]) -> Any:
+    if qs._limit is not None or qs._offset:
+        raise ValidationError.single("slice", "cannot update or delete a sliced QuerySet", qs.model.__name__)
+    table = qs.model.__table__
+    cols = [_pk(qs.model).label("am_pk"), *[table.c[f] for f in fields]]
+    return qs._statement(*cols, ordered=False).with_for_update(of=table)
+
+
+def _expire(qs: QuerySet[Any], keys: list[Any], attrs: Sequence[str]) -> None:
+    session, model = qs.session, qs.model
+    for key in keys:
+        obj = session.identity_map.get(identity_key(model, key))
+        if obj is not None:
+            session.expire(obj, list(attrs))
+
+
+def update(qs: QuerySet[Any], values: dict[str, Any]) -> int:
+    """Update every matching row; see :meth:`QuerySet.update`."""
+    if not values:
+        raise ValidationError.single("values", "update() needs at least one field", qs.model.__name__)
+    clause = _set_clause(qs, values)
+    fields = [f for f in clause if f not in ("version", "updated_at")]
+    keys = run_update(qs, _old_select(qs, fields), clause)
+    _expire(qs, keys, list(clause))
+    return len(keys)
+
+
+def delete(qs: QuerySet[Any], hard: bool) -> int:
+    """Delete matching rows; see :meth:`QuerySet.delete`."""
+    if qs.soft_delete and not hard:
+        live = qs.filter(deleted_at__isnull=True)
+        clause = _bump(qs.model, {"deleted_at": sa.func.now()})
+        keys = run_update(live, _old_select(live, ["deleted_at"]), clause)
+        _expire(qs, keys, list(clause))
+        return len(keys)
+    return _hard_delete(qs)
+
+
+def _hard_delete(qs: QuerySet[Any]) -> int:
+    model, session = qs.model, qs.session
+    table, pk = model.__table__, _pk(model)
+    old = _old_select(qs, []).cte("am_old")
+    stmt = sa.delete(table).where(pk.in_(sa.select(old.c.am_pk)))
+    with translating():
+        session.flush()
+        if not getattr(model, "__audited__", False):
+            keys = list(session.execute(stmt.returning(pk)).scalars())
+        else:
+            gone = stmt.returning(*table.c).cte("am_gone")
+            final = sa.select(gone.c[pk.name])
+            audit = _delete_audit(model, gone, pk.name)
+            keys = list(session.execute(final.add_cte(audit) if audit is not None else final).scalars())
+    for key in keys:
+        obj = session.identity_map.get(identity_key(model, key))
+        if obj is not None:
+            session.expunge(obj)
+    return len(keys)
+
+
+def _delete_audit(model: type[Any], gone: Any, pk_name: str) -> Any:
+    from assistant_models.core.events import _audit_table
+
+    audit = _audit_table()
+    if audit is None:
+        return None
+    snapshot: Any = sa.func.to_jsonb(sa.literal_column(gone.name))
+    for name in model.__secret_fields__:
+        snapshot = snapshot.op("||")(sa.func.jsonb_build_object(name, REDACTED))
+    rows = sa.select(
+        sa.func.gen_random_uuid(),
+        sa.literal(AuditAction.DELETE.value),
+        sa.literal(model.__tablename__),
+        sa.cast(gone.c[pk_name], sa.Text),
+        sa.literal(current_actor(), sa.Uuid),
+        sa.func.jsonb_build_object("before", snapshot),
+    ).select_from(gone)
+    cols = ["id", "action", "table_name", "row_id", "actor_id", "changes"]
+    return audit.insert().from_select(cols, rows).cte("am_audit")
+
+
+def bulk_create(qs: QuerySet[M], objs: Sequence[M], batch_size: int | None) -> list[M]:
+    """Insert validated instances with COPY; see :meth:`QuerySet.bulk_create`."""
+    objs = list(objs)
+    wrong = sorted({type(o).__name__ for o in objs if type(o) is not qs.model})
+    if wrong:
+        raise ValidationError.single("objs", f"must all be {qs.model.__name__} instances, not {wrong}")
+    if not objs:
+        return objs
+    for obj in objs:
+        obj.full_clean()
+    with translating():
+        copy_instances(qs.session, qs.model, objs, batch_size)
+    return objs
+
+
+def bulk_update(qs: QuerySet[M], objs: Sequence[M], fields: Sequence[str], batch_size: int | None) -> int:
+    """Write ``fields`` of many instances; see :meth:`QuerySet.bulk_update`."""
+    model, objs, fields = qs.model, list(objs), list(fields)
+    if not fields:
+        raise ValidationError.single("fields", "bulk_update() needs at least one field", model.__name__)
+    _writable(model, fields)
+    if not objs:
+        return 0
+    table, pk = model.__table__, _pk(model)  # type: ignore[attr-defined]
+    rows = [
+        (getattr(o, pk.key), *validate_fields(model, {f: getattr(o, f) for f in fields}).values())
+        for o in objs
+    ]
+    size = batch_size or 1000
+    total = 0
+    for start in range(0, len(rows), size):
+        source = sa.values(
+            sa.column("am_pk", pk.type), *[sa.column(f, table.c[f].type) for f in fields], name="am_src"
+        ).data(rows[start : start + size])
+        old = (
+            sa.select(pk.label("am_pk"), *[table.c[f] for f in fields])
+            .where(pk.in_([r[0] for r in rows[start : start + size]]))
+            .with_for_update()
+        )
+        clause = _bump(model, {f: source.c[f] for f in fields})
+        keys = run_update(qs, old, clause, source)
+        _expire(qs, keys, list(clause))
+        total += len(keys)
+    return total
+
+
+def _create_params(lookups: dict[str, Any], defaults: dict[str, Any] | None) -> dict[str, Any]:
+    params = {k: v for k, v in lookups.items() if "__" not in k}
+    params.update(defaults or {})
+    return params
+
+
+def get_or_create(
+    qs: QuerySet[M], defaults: dict[str, Any] | None, lookups: dict[str, Any]
+) -> tuple[M, bool]:
+    """Return the matching row or create it in a savepoint; see :meth:`QuerySet.get_or_create`."""
+    try:
+        return qs.get(**lookups), False
+    except qs.model.DoesNotExist:
+        pass
+    session = qs.session
+    try:
+        with translating(), session.begin_nested():
+            obj = qs.model(**_create_params(lookups, defaults))
+            session.add(obj)
+        return obj, True
+    except ConflictError:
+        return qs.get(**lookups), False  # another transaction created it first
+
+
+def update_or_create(
+    qs: QuerySet[M], defaults: dict[str, Any] | None, lookups: dict[str, Any]
+) -> tuple[M, bool]:
+    """Update the matching row with ``defaults`` or create it; see :meth:`QuerySet.update_or_create`."""
+    try:
+        obj = qs.select_for_update().get(**lookups)
+    except qs.model.DoesNotExist:
+        return get_or_create(qs, defaults, lookups)
+    values = validate_fields(qs.model, dict(defaults or {}))
+    for key, value in values.items():
+        setattr(obj, key, value)
+    with translating():
+        qs.session.flush([obj])
+    return obj, False
