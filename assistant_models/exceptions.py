@@ -167,6 +167,10 @@ def translate(exc: BaseException, constraint_fields: Mapping[str, str] | None = 
         return ConflictError(
             "the row was changed or deleted by another transaction (stale version)", "version"
         )
+    if isinstance(exc, sa_exc.PendingRollbackError):
+        return DatabaseError(
+            "the unit of work was rolled back by an earlier error; open a new db.session() to go on"
+        )
     if isinstance(exc, sa_exc.TimeoutError):
         return PoolTimeoutError("no database connection became free before the pool timeout")
     orig: Any = getattr(exc, "orig", None)

@@ -130,8 +130,8 @@ def build_audit_row(obj: AssistantModel, state: InstanceState[Any], kind: str) -
         action, changes = AuditAction.DELETE, {"before": _snapshot(obj, secret)}
     else:
         diff = _diff(state, secret)
-        diff.pop("updated_at", None)
-        diff.pop("version", None)
+        for name in ("updated_at", "version", *cls.__audit_exclude__):
+            diff.pop(name, None)
         if not diff:
             return None
         action, changes = _update_action(diff), {"fields": diff}

@@ -50,11 +50,14 @@ class AssistantModel(SQLModel, registry=mapper_registry):
     Class attributes a model may set:
         __secret_fields__: Fields that hold secrets. They never appear in
             ``repr``, dumps or audit diffs, and cannot be filtered or ordered on.
+        __audit_exclude__: Bookkeeping fields (``last_used_at``) whose changes
+            alone write no audit row.
         __searchable__: Field name to text-search weight (``"A"``..``"D"``).
         __search_config__: PostgreSQL text search configuration.
     """
 
     __secret_fields__: ClassVar[frozenset[str]] = frozenset()
+    __audit_exclude__: ClassVar[frozenset[str]] = frozenset()
     __searchable__: ClassVar[dict[str, str]] = {}
     __search_config__: ClassVar[str] = "english"
     DoesNotExist: ClassVar[type[NotFoundError]] = NotFoundError

@@ -192,6 +192,16 @@ class QuerySet(Generic[M]):
         """Return rows not matching the lookups taken together."""
         return self._filtered(args, kwargs, negate=True)
 
+    def where(self, *conditions: Any) -> Self:
+        """Return rows matching SQLAlchemy expressions (``User.created_at > cutoff``).
+
+        The escape hatch for what lookups cannot say. Unlike :meth:`filter` it does not
+        guard secret fields: the caller writes the SQL and owns it.
+        """
+        clone = self._chain()
+        clone._where = (*self._where, *conditions)
+        return clone
+
     def order_by(self, *fields: str) -> Self:
         """Return the rows ordered by ``fields`` (``"-priority"`` for descending); replaces earlier orders."""
         clone = self._chain()

@@ -137,7 +137,8 @@ def run_update(qs: QuerySet[Any], old: Any, clause: dict[str, Any], source: Any 
     if source is not None:
         stmt = stmt.where(pk == source.c.am_pk)
     audited = getattr(model, "__audited__", False)
-    fields = [f for f in clause if f not in ("version", "updated_at")]
+    fields = [f for f in clause if f not in ("version", "updated_at", *model.__audit_exclude__)]
+    audited = audited and bool(fields)
     with translating():
         session.flush()
         if not audited:
