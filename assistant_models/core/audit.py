@@ -58,10 +58,12 @@ def current_actor() -> uuid.UUID | None:
 class AuditLogBase(AssistantModel):
     """Columns of the append-only audit log; the table model lives in the domain package."""
 
+    __table_args__ = (sa.Index("ix_audit_logs__row", "table_name", "row_id", "created_at"),)
+
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     action: AuditAction = Field(sa_type=str_enum(AuditAction, 16), index=True)
-    table_name: str = Field(max_length=63, index=True)
-    row_id: str = Field(max_length=64, index=True)
+    table_name: str = Field(max_length=63)
+    row_id: str = Field(max_length=64)
     actor_id: uuid.UUID | None = Field(default=None, index=True)
     changes: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
     created_at: datetime | None = Field(

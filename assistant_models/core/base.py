@@ -40,7 +40,8 @@ def _pydantic_errors(model: str, exc: pydantic.ValidationError, prefix: str = ""
     for err in exc.errors(include_url=False, include_input=False):
         loc = ".".join(str(p) for p in err["loc"]) or prefix or "__all__"
         field = f"{prefix}.{loc}" if prefix and loc != prefix else loc
-        errors.append({"field": field, "message": err["msg"]})
+        message = err["msg"].removeprefix("Value error, ")
+        errors.append({"field": field, "message": message})
     return ValidationError(errors, model)
 
 

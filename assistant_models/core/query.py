@@ -278,10 +278,9 @@ class QuerySet(Generic[M]):
             raise FieldError([f"{self.model.__name__} declares no searchable fields"], self.model.__name__)
         if not isinstance(text, str):
             raise ValidationError.single("text", "must be a string", self.model.__name__)
-        vector, query = (
-            search_vector(self.model),
-            sa.func.websearch_to_tsquery(self.model.__search_config__, sa.literal(text[:1000], sa.Text)),
-        )
+        regconfig: Any = sa.literal_column(f"'{self.model.__search_config__}'::regconfig")
+        vector = search_vector(self.model)
+        query = sa.func.websearch_to_tsquery(regconfig, sa.literal(text[:1000], sa.Text))
         clone = self._chain()
         clone._where = (*self._where, vector.bool_op("@@")(query))
         clone._search = (text, sa.func.ts_rank_cd(vector, query))
@@ -435,7 +434,7 @@ class QuerySet(Generic[M]):
         session = self.session
         with translating():
             session.add(obj)
-            session.flush([obj])
+            session.flush()
         return obj
 
     def update(self, **values: Any) -> int:
@@ -468,13 +467,37 @@ class QuerySet(Generic[M]):
 
 
 def search_vector(model: type[AssistantModel]) -> Any:
-    """Return the weighted ``tsvector`` expression over the model's searchable fields."""
+    """Return the weighted ``tsvector`` expression over the model's searchable fields.
+
+    The configuration and weights are rendered as SQL literals (they are the
+    model's own constants, checked here), so the text of the expression is fixed
+    and a GIN index built on :func:`search_index` serves every search.
+    """
     config = model.__search_config__
+    if not config.isidentifier() or any(
+        w not in "ABCD" or len(w) != 1 for w in model.__searchable__.values()
+    ):
+        raise FieldError([f"bad search configuration on {model.__name__}"], model.__name__)
+    regconfig: Any = sa.literal_column(f"'{config}'::regconfig")
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
     parts = [
-        sa.func.setweight(sa.func.to_tsvector(config, sa.func.coalesce(getattr(model, name), "")), weight)
+        sa.func.setweight(
+            sa.func.to_tsvector(regconfig, sa.func.coalesce(table.c[name], sa.literal_column("''"))),
+            sa.literal_column(f"'{weight}'"),
+        )
         for name, weight in model.__searchable__.items()
     ]
     vector: Any = parts[0]
     for part in parts[1:]:
         vector = vector.op("||")(part)
     return vector
+
+
+def search_index(model: type[AssistantModel]) -> sa.Index:
+    """Return the GIN index that serves :meth:`QuerySet.search` on ``model``."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    # A functional index whose columns sit inside function calls is not attached
+    # to their table automatically; ``_table`` attaches it (SQLAlchemy's own hook).
+    return sa.Index(
+        f"ix_{model.__tablename__}__search", search_vector(model), postgresql_using="gin", _table=table
+    )

@@ -317,5 +317,5 @@ def update_or_create(
     for key, value in values.items():
         setattr(obj, key, value)
     with translating():
-        qs.session.flush([obj])
+        qs.session.flush()
     return obj, False

@@ -21,6 +21,7 @@ from assistant_models.core.mixins import (
     VersionMixin,
 )
 from assistant_models.core.persistence import translating
+from assistant_models.core.query import search_index
 from assistant_models.core.types import JSONB, UTCDateTime, str_enum, utcnow
 from assistant_models.exceptions import InvalidTransition, ValidationError
 
@@ -163,7 +164,7 @@ class TaskManager(Manager["Task"]):
     def _save(self, task: Task) -> Task:
         with translating():
             self.session.add(task)
-            self.session.flush([task])
+            self.session.flush()
         return task
 
 
@@ -230,3 +231,6 @@ class Task(
     def is_overdue(self, now: datetime) -> bool:
         """Return whether the task is unfinished past its due time at ``now``."""
         return self.due_at is not None and not self.is_finished and self.due_at < now
+
+
+search_index(Task)

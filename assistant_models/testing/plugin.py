@@ -41,11 +41,10 @@ def _embedded_test_database() -> Database:
     server = Database()
     try:
         with server.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # CREATE DATABASE needs it
             exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": TEST_DATABASE})
             if exists.scalar() is None:
-                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                    f'CREATE DATABASE "{TEST_DATABASE}"'
-                )
+                conn.exec_driver_sql(f'CREATE DATABASE "{TEST_DATABASE}"')
         url = server.engine.url.set(database=TEST_DATABASE)
     finally:
         server.dispose()

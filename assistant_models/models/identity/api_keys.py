@@ -89,7 +89,7 @@ class ApiKeyManager(Manager["ApiKey"]):
             key.revoked_at = utcnow()
             with translating():
                 self.session.add(key)
-                self.session.flush([key])
+                self.session.flush()
         return key
 
     def rotate(self, key: ApiKey, expires_in: timedelta | None = None) -> tuple[ApiKey, str]:

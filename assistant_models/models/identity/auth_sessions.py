@@ -101,7 +101,7 @@ class AuthSessionManager(Manager["AuthSession"]):
     def _save(self, session: AuthSession) -> AuthSession:
         with translating():
             self.session.add(session)
-            self.session.flush([session])
+            self.session.flush()
         return session
 
 

@@ -20,6 +20,7 @@ from assistant_models.core.mixins import (
     UUIDPrimaryKeyMixin,
 )
 from assistant_models.core.persistence import translating
+from assistant_models.core.query import search_index
 from assistant_models.core.types import JSONB, UTCDateTime, str_enum, utcnow
 from assistant_models.exceptions import ValidationError
 from assistant_models.models.identity.passwords import (
@@ -116,7 +117,7 @@ class UserManager(Manager["User"]):
         session = self.session
         with translating():
             session.add(user)
-            session.flush([user])
+            session.flush()
         return user
 
     def statistics(self) -> dict[str, Any]:
@@ -217,3 +218,6 @@ class User(UUIDPrimaryKeyMixin, TimestampMixin, SoftDeleteMixin, AuditMixin, Ass
     def check_password(self, password: str) -> bool:
         """Return whether ``password`` is this user's password."""
         return check_password(password, self.password_hash)
+
+
+search_index(User)

@@ -1,0 +1,58 @@
+"""Alembic environment, driven by the package's own metadata.
+
+Two ways in:
+- ``Database().migrate()`` passes an open connection in
+  ``config.attributes["connection"]``; we run on it and leave its transaction to
+  the caller.
+- The ``alembic`` command line (from a checkout) connects with the URL that
+  ``Database()`` would use: ``DATABASE_URL``, ``POSTGRES_URL`` or the embedded server.
+"""
+
+from logging.config import fileConfig
+
+from sqlalchemy.engine import Connection
+
+import assistant_models.models  # noqa: F401  (defines the tables on the metadata)
+from alembic import context
+from assistant_models.core.base import metadata
+
+config = context.config
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Leave tables that are not ours (extensions' tables, other apps) alone."""
+    return not (type_ == "table" and reflected and compare_to is None)
+
+
+def run_on(connection: Connection) -> None:
+    """Configure the context on ``connection`` and run the migrations."""
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        include_object=include_object,
+        compare_type=True,
+        compare_server_default=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def main() -> None:
+    """Run on the caller's connection, or open one the way ``Database()`` would."""
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run_on(connection)
+        return
+    if config.config_file_name is not None:
+        fileConfig(config.config_file_name)
+    from assistant_models.database import Database
+
+    db = Database()
+    try:
+        with db.engine.begin() as conn:
+            run_on(conn)
+    finally:
+        db.dispose()
+
+
+main()
