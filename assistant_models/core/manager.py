@@ -54,6 +54,7 @@ class Manager(QuerySet[M]):
             bound = self._chain()
             bound.model = owner
             bound._bound = {}
+            bound._keeps_rows = False  # it lives as long as its model: each use queries afresh
             self._bound[owner] = bound
         return bound
 

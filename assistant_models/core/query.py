@@ -98,11 +98,15 @@ class QuerySet(Generic[M]):
         self._options: tuple[Any, ...] = ()
         self._for_update: dict[str, Any] | None = None
         self._search: tuple[str, Any] | None = None
+        self._result_cache: list[M] | None = None
+        self._keeps_rows = True
 
     # -- plumbing -------------------------------------------------------------------------
 
     def _chain(self) -> Self:
         clone = copy.copy(self)
+        clone._result_cache = None
+        clone._keeps_rows = True
         clone._plan = JoinPlan(dict(self._plan.aliases), list(self._plan.joins))
         return clone
 
@@ -316,13 +320,19 @@ class QuerySet(Generic[M]):
         return iter(self._fetch())
 
     def _fetch(self) -> list[M]:
-        return list(self._execute(self._statement()).scalars().unique().all())
+        """Run the query once and keep the rows (Django's result cache); clones start empty."""
+        if self._result_cache is not None:
+            return self._result_cache
+        rows: list[M] = list(self._execute(self._statement()).scalars().unique().all())
+        if self._keeps_rows:
+            self._result_cache = rows
+        return rows
 
     def __len__(self) -> int:
         return len(self._fetch())
 
     def __bool__(self) -> bool:
-        return self.exists()
+        return bool(self._fetch())
 
     def __repr__(self) -> str:
         return f"<QuerySet {self.model.__name__} {self._visibility}>"
@@ -358,7 +368,9 @@ class QuerySet(Generic[M]):
         return bool(self._execute(stmt).scalar())
 
     def count(self) -> int:
-        """Return the number of matching rows."""
+        """Return the number of matching rows (from the result cache if the rows are loaded)."""
+        if self._result_cache is not None:
+            return len(self._result_cache)
         inner = self._statement(self.model.__mapper__.primary_key[0], ordered=False)  # type: ignore[attr-defined]
         if self._distinct or self._plan.joins or self._limit is not None or self._offset:
             stmt = sa.select(sa.func.count()).select_from(inner.subquery())
