@@ -186,6 +186,9 @@ def _after(model: type[Any], order: list[str], values: list[Any]) -> Any:
 def cursor_paginate(qs: QuerySet[M], first: int, after: str | None) -> CursorPage[M]:
     """Return ``first`` rows after the cursor ``after``, by the QuerySet's order plus the key.
 
+    The key breaks ties in the direction of the last ordering field
+    (``order_by("-priority")`` pages by ``-priority, -pk``).
+
     The cost does not grow with depth: the cursor becomes a ``WHERE (keys) > (values)``
     condition that an index on the ordering serves directly.
 

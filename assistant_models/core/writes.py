@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import ClauseElement
 from assistant_models.core.audit import REDACTED, AuditAction, current_actor
 from assistant_models.core.base import validate_fields
 from assistant_models.core.copy import copy_instances
+from assistant_models.core.events import HANDLED
 from assistant_models.core.lookups import F, Resolver
 from assistant_models.core.persistence import translating
 from assistant_models.exceptions import ConflictError, FieldError, ValidationError
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 __all__ = ["bulk_create", "bulk_update", "delete", "get_or_create", "update", "update_or_create"]
 
 M = TypeVar("M", bound="AssistantModel")
+
+#: Set-based writes filter soft-deleted rows themselves (through the QuerySet's
+#: visibility), so the session-wide listener must not add its criteria again.
+OWN_VISIBILITY = {HANDLED: True}
 
 
 def _pk(model: type[Any]) -> sa.Column[Any]:
@@ -142,7 +147,7 @@ def run_update(qs: QuerySet[Any], old: Any, clause: dict[str, Any], source: Any 
     with translating():
         session.flush()
         if not audited:
-            return list(session.execute(stmt.returning(pk)).scalars())
+            return list(session.execute(stmt.returning(pk).execution_options(**OWN_VISIBILITY)).scalars())
         upd = stmt.returning(
             pk.label("am_pk"),
             *[table.c[f].label(f"new_{f}") for f in fields],
@@ -152,7 +157,7 @@ def run_update(qs: QuerySet[Any], old: Any, clause: dict[str, Any], source: Any 
         audit = _audit_insert(model, upd, fields)
         if audit is not None:
             final = final.add_cte(audit)
-        return list(session.execute(final).scalars())
+        return list(session.execute(final.execution_options(**OWN_VISIBILITY)).scalars())
 
 
 def _old_select(qs: QuerySet[Any], fields: Sequence[str]) -> Any:
@@ -201,12 +206,13 @@ def _hard_delete(qs: QuerySet[Any]) -> int:
     with translating():
         session.flush()
         if not getattr(model, "__audited__", False):
-            keys = list(session.execute(stmt.returning(pk)).scalars())
+            keys = list(session.execute(stmt.returning(pk).execution_options(**OWN_VISIBILITY)).scalars())
         else:
             gone = stmt.returning(*table.c).cte("am_gone")
             final = sa.select(gone.c[pk.name])
             audit = _delete_audit(model, gone, pk.name)
-            keys = list(session.execute(final.add_cte(audit) if audit is not None else final).scalars())
+            final = final.add_cte(audit) if audit is not None else final
+            keys = list(session.execute(final.execution_options(**OWN_VISIBILITY)).scalars())
     for key in keys:
         obj = session.identity_map.get(identity_key(model, key))
         if obj is not None:
