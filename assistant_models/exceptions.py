@@ -191,7 +191,7 @@ def translate(exc: BaseException, constraint_fields: Mapping[str, str] | None = 
     if code == "23514":
         field = _constraint_fields(constraint, fields)
         return ValidationError.single(field or "row", "violates a check constraint", table)
-    if code in ("22001", "22003", "22007", "22008", "22P02", "22023"):
+    if code in ("22001", "22003", "22007", "22008", "22P02", "22023", "22P05", "22021"):
         return ValidationError.single(column or "value", "is not valid for its column", table)
     if code in ("40001", "40P01"):
         return SerializationError(

@@ -107,3 +107,21 @@ def test_validation_errors_never_echo_the_input():
     with pytest.raises(ValidationError) as caught:
         Task(title=secret)
     assert "hunter2" not in str(caught.value)
+
+
+def test_nul_characters_are_refused_on_every_path(db_session):
+    with pytest.raises(ValidationError, match="NUL"):
+        Task(title="a\x00b")
+    with pytest.raises(ValidationError, match="NUL"):
+        Task.objects.filter(title="a\x00b")
+    with pytest.raises(ValidationError, match="NUL"):
+        Task.objects.all().update(title="a\x00b")
+    task = Task.objects.enqueue("fine")
+    task.title = "a\x00b"
+    with pytest.raises(ValidationError, match="NUL"):
+        db_session.flush()
+
+
+def test_nul_characters_inside_json_are_refused_by_the_server_as_validation_errors(db_session):
+    with pytest.raises(ValidationError):
+        Task.objects.create(title="json", results={"k": "a\x00b"})

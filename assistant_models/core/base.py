@@ -35,6 +35,16 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 mapper_registry = registry(metadata=metadata)
 
 
+NUL_MESSAGE = "cannot contain NUL (\\x00) characters"
+
+
+def _nul_errors(values: dict[str, Any]) -> list[dict[str, str]]:
+    """Return an error per text value PostgreSQL would refuse for holding a NUL character."""
+    return [
+        {"field": k, "message": NUL_MESSAGE} for k, v in values.items() if isinstance(v, str) and "\x00" in v
+    ]
+
+
 def _pydantic_errors(model: str, exc: pydantic.ValidationError, prefix: str = "") -> ValidationError:
     errors = []
     for err in exc.errors(include_url=False, include_input=False):
@@ -89,6 +99,9 @@ class AssistantModel(SQLModel, registry=mapper_registry):
             raise ValidationError(
                 [{"field": k, "message": "is not a field of this model"} for k in unknown], cls.__name__
             )
+        nul = _nul_errors(data)
+        if nul:
+            raise ValidationError(nul, cls.__name__)
         state = self.__dict__.copy()
         try:
             cls.__pydantic_validator__.validate_python(data, self_instance=self)
@@ -144,7 +157,7 @@ def validate_fields(model: type[AssistantModel], values: dict[str, Any]) -> dict
     Raises:
         ValidationError: Listing every field at fault.
     """
-    errors: list[dict[str, str]] = []
+    errors: list[dict[str, str]] = _nul_errors(values)
     cleaned: dict[str, Any] = {}
     fields = model.model_fields
     for name, value in values.items():

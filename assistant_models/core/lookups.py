@@ -240,6 +240,8 @@ class Resolver:
         col = self.column(field_path)
         if col is None:
             return None
+        if isinstance(value, str) and "\x00" in value:
+            raise ValidationError.single(path, "cannot contain NUL (\\x00) characters", self.model.__name__)
         if isinstance(value, F):
             value = self.expression(value)
             if value is None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, object_session
 
 from assistant_models.core.context import current_session
 from assistant_models.core.types import utcnow
-from assistant_models.exceptions import ConflictError, ValidationError, translate
+from assistant_models.exceptions import AssistantModelsError, ConflictError, ValidationError, translate
 
 if TYPE_CHECKING:
     from assistant_models.core.base import AssistantModel
@@ -27,6 +27,11 @@ def translating() -> Iterator[None]:
         yield
     except SQLAlchemyError as exc:
         raise translate(exc) from exc
+    except ValueError as exc:
+        if isinstance(exc, AssistantModelsError) or "NUL" not in str(exc):
+            raise
+        # psycopg2 refuses NUL characters while binding, outside SQLAlchemy's wrapping
+        raise ValidationError.single("value", "cannot contain NUL (\\x00) characters") from exc
 
 
 def session_for(obj: AssistantModel) -> Session:

@@ -284,7 +284,7 @@ class QuerySet(Generic[M]):
             raise ValidationError.single("text", "must be a string", self.model.__name__)
         regconfig: Any = sa.literal_column(f"'{self.model.__search_config__}'::regconfig")
         vector = search_vector(self.model)
-        query = sa.func.websearch_to_tsquery(regconfig, sa.literal(text[:1000], sa.Text))
+        query = sa.func.websearch_to_tsquery(regconfig, sa.literal(text[:1000].replace("\x00", " "), sa.Text))
         clone = self._chain()
         clone._where = (*self._where, vector.bool_op("@@")(query))
         clone._search = (text, sa.func.ts_rank_cd(vector, query))

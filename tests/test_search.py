@@ -1,0 +1,76 @@
+"""Full-text search: ranked, and safe for any input string."""
+
+import pytest
+from sqlalchemy import text
+
+from assistant_models import FieldError, ValidationError
+from assistant_models.models import AuthSession, Task
+
+HOSTILE = [
+    "' OR 1=1 --",
+    "a & | ! ( ) :* <-> b",
+    '"unclosed',
+    "%_\\",
+    "\x00",
+    "",
+    "   ",
+    "the and of",
+    "🙂 ünïcödé",
+    "x" * 5000,
+]
+
+
+@pytest.fixture
+def docs(db_session):
+    return [
+        Task.objects.enqueue("Deploy the API gateway", description="rolling deploy to production"),
+        Task.objects.enqueue("Write release notes", description="mention the gateway deploy"),
+        Task.objects.enqueue("Fix login bug", description="users cannot sign in"),
+    ]
+
+
+def test_search_finds_matching_rows_best_first(docs):
+    found = [t.title for t in Task.objects.search("deploy gateway")]
+    assert found == ["Deploy the API gateway", "Write release notes"]
+
+
+def test_search_uses_stemming_and_web_syntax(docs):
+    assert [t.title for t in Task.objects.search("deploying")] == [
+        "Deploy the API gateway",
+        "Write release notes",
+    ]
+    assert [t.title for t in Task.objects.search("gateway -notes")] == ["Deploy the API gateway"]
+    assert [t.title for t in Task.objects.search('"release notes"')] == ["Write release notes"]
+    assert [t.title for t in Task.objects.search("login or sign")] == ["Fix login bug"]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_any_input_string_is_safe(docs, text):
+    assert isinstance(list(Task.objects.search(text)), list)
+
+
+def test_search_composes_with_filters_and_pagination(docs):
+    qs = Task.objects.filter(title__startswith="Write").search("deploy")
+    assert [t.title for t in qs] == ["Write release notes"]
+    assert Task.objects.search("deploy").paginate(page=1, per_page=1).total == 2
+
+
+def test_search_skips_soft_deleted_rows(docs):
+    docs[0].delete()
+    assert [t.title for t in Task.objects.search("gateway")] == ["Write release notes"]
+
+
+def test_models_without_searchable_fields_refuse_search(db_session):
+    with pytest.raises(FieldError):
+        AuthSession.objects.search("anything")
+
+
+def test_search_needs_a_string(docs):
+    with pytest.raises(ValidationError):
+        Task.objects.search(42)
+
+
+def test_search_is_served_by_the_gin_index(docs, db_session):
+    Task.objects.bulk_create([Task(title=f"routine chore {i}") for i in range(3000)])
+    db_session.execute(text("ANALYZE tasks"))
+    assert "Bitmap Index Scan on ix_tasks__search" in Task.objects.search("deploy").explain()
