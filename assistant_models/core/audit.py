@@ -71,7 +71,8 @@ class AuditLogBase(AssistantModel):
         sa_type=UTCDateTime,
         nullable=False,
         index=True,
-        sa_column_kwargs={"server_default": sa.func.now()},
+        # clock_timestamp(), not now(): changes within one transaction keep their order
+        sa_column_kwargs={"server_default": sa.func.clock_timestamp()},
     )
 
 

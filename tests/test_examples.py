@@ -1,0 +1,46 @@
+"""Every example in examples/ runs, start to finish, against the test server."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run_example(name: str, database) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["DATABASE_URL"] = database.engine.url.render_as_string(hide_password=False)
+    env["PYTHONPATH"] = os.pathsep.join([str(EXAMPLES.parent), env.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / name)], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_every_example_has_a_test():
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == ["quickstart.py"]
+
+
+@pytest.mark.parametrize("run", [1, 2], ids=["first run", "second run"])
+def test_quickstart_tours_the_slice(database, run):
+    result = run_example("quickstart.py", database)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for expected in (
+        "schema at revision",
+        "authenticate(username, wrong password) -> None",
+        "ConflictError on 'email'",
+        "ValidationError on ['password', 'email', 'username']",
+        "find_by_token(token) finds it: True",
+        "after revoke, verify -> None",
+        "failed once -> pending, retry 1",
+        "InvalidTransition",
+        "objects sees 2, all_objects sees 3",
+        "page 2 of 3",
+        "status pending -> running",
+        "Done.",
+    ):
+        assert expected in out, f"missing {expected!r} in:\n{out}"
+    assert "hunter" not in out and "$2b$" not in out
