@@ -30,6 +30,7 @@ def test_quickstart_tours_the_slice(database, run):
     out = result.stdout
     for expected in (
         "schema at revision",
+        "'password_hash' in repr(user): False",
         "authenticate(username, wrong password) -> None",
         "ConflictError on 'email'",
         "ValidationError on ['password', 'email', 'username']",
