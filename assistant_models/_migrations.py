@@ -9,7 +9,7 @@ must therefore use that connection when it is present.
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,12 +42,15 @@ def script_location() -> Path:
     The installed package ``assistant_models.migrations`` is preferred; a plain
     checkout falls back to the repository's ``alembic/`` folder.
     """
+    # ``alembic/`` has no ``__init__.py`` (it would shadow the alembic library in a
+    # checkout), so the installed package is a namespace package: search its locations.
     try:
-        packaged = importlib.resources.files(MIGRATIONS_PACKAGE)
-    except (ImportError, TypeError):
-        packaged = None
-    if isinstance(packaged, Path) and (packaged / "env.py").is_file():
-        return packaged
+        spec = importlib.util.find_spec(MIGRATIONS_PACKAGE)
+    except (ImportError, ValueError):
+        spec = None
+    for entry in (spec.submodule_search_locations or []) if spec is not None else []:
+        if (Path(entry) / "env.py").is_file():
+            return Path(entry)
     return Path(__file__).resolve().parent.parent / "alembic"
 
 
