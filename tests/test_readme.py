@@ -1,0 +1,54 @@
+"""The README's tour runs as written, on a database of its own."""
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+@pytest.fixture
+def scratch_url(database):
+    name = f"am_readme_{uuid.uuid4().hex[:8]}"
+    server = create_engine(
+        database.engine.url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
+    )
+    with server.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield database.engine.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        server.dispose()
+
+
+def test_readme_opens_with_the_two_commands():
+    first_block = README.read_text().split("```bash", 1)[1].split("```", 1)[0]
+    commands = [line for line in first_block.splitlines() if line and not line.startswith("#")]
+    assert len(commands) == 2
+    assert commands[0].endswith("python examples/quickstart.py")
+    assert commands[1].endswith("pytest")
+
+
+def test_readme_tour_runs(scratch_url):
+    tour = re.search(r"```python\n(.*?)```", README.read_text(), re.S).group(1)
+    env = dict(os.environ, DATABASE_URL=scratch_url)
+    env["PYTHONPATH"] = os.pathsep.join([str(README.parent), env.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-c", tour], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_ci_runs_exactly_the_readmes_test_command():
+    first_block = README.read_text().split("```bash", 1)[1].split("```", 1)[0]
+    test_command = [line for line in first_block.splitlines() if line and not line.startswith("#")][1]
+    ci_lines = (README.parent / ".ci" / "run").read_text().splitlines()
+    assert test_command in ci_lines
