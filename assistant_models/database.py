@@ -360,10 +360,13 @@ class Database:
 
 
 def _quiet_rollback(transaction: Session | SessionTransaction) -> None:
-    """Roll back, logging rather than raising so the original error survives."""
+    """Roll back, logging rather than raising so the original error survives.
+
+    A savepoint deactivated by a failed flush still needs its rollback: that is
+    what returns the session to the enclosing transaction.
+    """
     try:
-        if not isinstance(transaction, SessionTransaction) or transaction.is_active:
-            transaction.rollback()
+        transaction.rollback()
     except Exception:
         _log.warning("rollback failed after an error in a unit of work", exc_info=True)
 

@@ -4,29 +4,9 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
-import pytest
-from sqlalchemy import create_engine
-
 README = Path(__file__).resolve().parent.parent / "README.md"
-
-
-@pytest.fixture
-def scratch_url(database):
-    name = f"am_readme_{uuid.uuid4().hex[:8]}"
-    server = create_engine(
-        database.engine.url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
-    )
-    with server.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield database.engine.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with server.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        server.dispose()
 
 
 def test_readme_opens_with_the_two_commands():

@@ -160,12 +160,14 @@ def validate_fields(model: type[AssistantModel], values: dict[str, Any]) -> dict
     errors: list[dict[str, str]] = _nul_errors(values)
     cleaned: dict[str, Any] = {}
     fields = model.model_fields
+    scratch = model.model_construct()  # never attached: a place for pydantic to validate into
     for name, value in values.items():
         if name not in fields:
             errors.append({"field": name, "message": "is not a field of this model"})
             continue
-        try:
-            cleaned[name] = field_adapter(model, name).validate_python(value)
+        try:  # validate_assignment runs the field's constraints and the model's field validators
+            model.__pydantic_validator__.validate_assignment(scratch, name, value)
+            cleaned[name] = scratch.__dict__[name]
         except pydantic.ValidationError as exc:
             errors.extend(_pydantic_errors(model.__name__, exc, name).errors)
     if errors:

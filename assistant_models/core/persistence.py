@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, object_session
@@ -46,7 +46,8 @@ def delete_instance(obj: SoftDeleteMixin, hard: bool = False) -> None:
         if obj not in session:
             session.add(obj)
         if hard:
-            session.delete(obj)
+            _hard_delete_instance(session, obj)
+            return
         else:
             if obj.deleted_at is not None:
                 return
@@ -66,10 +67,33 @@ def restore_instance(obj: SoftDeleteMixin) -> None:
         raise ValidationError.single("id", "only a saved row can be restored", type(obj).__name__)
     if obj.deleted_at is None:
         return
-    deleted_at = obj.deleted_at
     try:
         with translating(), session.begin_nested():
             obj.deleted_at = None
     except ConflictError as exc:
-        obj.deleted_at = deleted_at
+        # the savepoint's rollback expired the change: the row reloads as still deleted
         raise ConflictError(f"cannot restore {type(obj).__name__}: {exc}", exc.field) from exc
+
+
+def _hard_delete_instance(session: Session, obj: SoftDeleteMixin) -> None:
+    """Remove ``obj``'s row through the set-based path, which audits it and its cascades.
+
+    Raises:
+        ConflictError: ``obj`` carries a version and the row has moved on (stale).
+    """
+    from sqlalchemy import inspect
+
+    from assistant_models.core.query import ALL, QuerySet
+
+    state = inspect(obj)
+    if state.pending:
+        session.expunge(obj)
+        return
+    model: Any = type(obj)
+    lookups = {"pk": state.identity[0]}
+    if getattr(model.__mapper__, "version_id_col", None) is not None:  # type: ignore[attr-defined]
+        lookups["version"] = obj.version  # type: ignore[attr-defined]
+    if QuerySet(model, visibility=ALL).using(session).filter(**lookups).delete(hard=True) == 0:
+        raise ConflictError(
+            f"{model.__name__}: the row was changed or deleted by another transaction", "version"
+        )

@@ -163,12 +163,20 @@ class QuerySet(Generic[M]):
             stmt = stmt.with_for_update(**self._for_update)
         if self._options and not entities:
             stmt = stmt.options(*self._options)
+        return stmt
+
+    def _visibility_options(self) -> dict[str, bool]:
+        """Return the execution options that tell the soft-delete listener what this query does.
+
+        Every statement a QuerySet runs filters its own model's rows; only loader
+        options (``select_related``...) still need the listener's criteria.
+        """
         handled = self._visibility != LIVE or not self._options
-        return stmt.execution_options(**{INCLUDE_DELETED: self._visibility != LIVE, HANDLED: handled})
+        return {INCLUDE_DELETED: self._visibility != LIVE, HANDLED: handled}
 
     def _execute(self, stmt: Any, **params: Any) -> Any:
         with translating():
-            return self.session.execute(stmt, params or None)
+            return self.session.execute(stmt.execution_options(**self._visibility_options()), params or None)
 
     # -- refinements ----------------------------------------------------------------------
 

@@ -39,7 +39,15 @@ def _pk(model: type[Any]) -> sa.Column[Any]:
     return model.__table__.primary_key.columns[0]  # type: ignore[no-any-return]
 
 
+def _refuse_append_only(model: type[Any]) -> None:
+    from assistant_models.core.audit import AuditLogBase
+
+    if issubclass(model, AuditLogBase):
+        raise ValidationError.single("audit_logs", "is append-only: rows cannot be changed", model.__name__)
+
+
 def _writable(model: type[Any], names: Sequence[str]) -> None:
+    _refuse_append_only(model)
     table, problems = model.__table__, []
     for name in names:
         if name not in table.c or name not in model.model_fields:
@@ -74,8 +82,11 @@ def _bump(model: type[Any], clause: dict[str, Any]) -> dict[str, Any]:
     return clause
 
 
+_REDACTED_JSON: Any = sa.literal_column(f"to_jsonb('{REDACTED}'::text)")
+
+
 def _json(col: Any, secret: bool) -> Any:
-    return sa.func.to_jsonb(sa.literal(REDACTED, sa.Text)) if secret else sa.func.to_jsonb(col)
+    return _REDACTED_JSON if secret else sa.func.to_jsonb(col)
 
 
 def _audit_insert(model: type[Any], upd: Any, fields: list[str]) -> Any:
@@ -189,6 +200,7 @@ def update(qs: QuerySet[Any], values: dict[str, Any]) -> int:
 
 def delete(qs: QuerySet[Any], hard: bool) -> int:
     """Delete matching rows; see :meth:`QuerySet.delete`."""
+    _refuse_append_only(qs.model)
     if qs.soft_delete and not hard:
         live = qs.filter(deleted_at__isnull=True)
         clause = _bump(qs.model, {"deleted_at": sa.func.now()})
@@ -201,10 +213,15 @@ def delete(qs: QuerySet[Any], hard: bool) -> int:
 def _hard_delete(qs: QuerySet[Any]) -> int:
     model, session = qs.model, qs.session
     table, pk = model.__table__, _pk(model)
-    old = _old_select(qs, []).cte("am_old")
-    stmt = sa.delete(table).where(pk.in_(sa.select(old.c.am_pk)))
     with translating():
         session.flush()
+        locked = session.execute(_old_select(qs, []).execution_options(**OWN_VISIBILITY))
+        targets = list(locked.scalars())
+    if not targets:
+        return 0
+    _cascade_to_audited_children(qs, targets)
+    stmt = sa.delete(table).where(pk.in_(targets))
+    with translating():
         if not getattr(model, "__audited__", False):
             keys = list(session.execute(stmt.returning(pk).execution_options(**OWN_VISIBILITY)).scalars())
         else:
@@ -220,6 +237,30 @@ def _hard_delete(qs: QuerySet[Any]) -> int:
     return len(keys)
 
 
+def _cascade_to_audited_children(qs: QuerySet[Any], keys: list[Any]) -> None:
+    """Apply ON DELETE CASCADE / SET NULL of audited child tables through audited writes.
+
+    The database would do it silently; doing it first, row by row through the
+    children's own QuerySets, gives every changed child its audit row.
+    """
+    from assistant_models.core.base import mapper_registry
+    from assistant_models.core.query import ALL, QuerySet
+
+    parent = qs.model.__table__
+    for mapper in sorted(mapper_registry.mappers, key=lambda m: m.class_.__name__):
+        child = mapper.class_
+        if not getattr(child, "__audited__", False):
+            continue
+        for fk in child.__table__.foreign_keys:
+            if fk.column.table is not parent or fk.ondelete not in ("CASCADE", "SET NULL"):
+                continue
+            rows = QuerySet(child, visibility=ALL).using(qs.session).filter(**{f"{fk.parent.key}__in": keys})
+            if fk.ondelete == "CASCADE":
+                rows.delete(hard=True)
+            else:
+                rows.update(**{fk.parent.key: None})
+
+
 def _delete_audit(model: type[Any], gone: Any, pk_name: str) -> Any:
     from assistant_models.core.events import _audit_table
 
@@ -228,7 +269,9 @@ def _delete_audit(model: type[Any], gone: Any, pk_name: str) -> Any:
         return None
     snapshot: Any = sa.func.to_jsonb(sa.literal_column(gone.name))
     for name in model.__secret_fields__:
-        snapshot = snapshot.op("||")(sa.func.jsonb_build_object(name, REDACTED))
+        snapshot = snapshot.op("||")(
+            sa.func.jsonb_build_object(sa.literal_column(f"'{name}'"), _REDACTED_JSON)
+        )
     rows = sa.select(
         sa.func.gen_random_uuid(),
         sa.literal(AuditAction.DELETE.value),

@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound=AssistantModel)
+T = TypeVar("T")
 
 # factory-boy's declarations carry no annotations; these typed names keep strict mypy useful.
 Sequence: Callable[[Callable[[int], str]], Any] = declarations.Sequence
@@ -82,7 +83,7 @@ def _collecting_secrets() -> Iterator[list[tuple[object, str]]]:
         _secrets.reset(token)
 
 
-def _create_with_secret(create: Callable[..., Any], kwargs: dict[str, Any]) -> tuple[Any, str]:
+def _create_with_secret(create: Callable[..., T], kwargs: dict[str, Any]) -> tuple[T, str]:
     with _collecting_secrets() as sink:
         obj = create(**kwargs)
     return obj, next(raw for made, raw in sink if made is obj)
@@ -171,13 +172,13 @@ class UserFactory(AssistantModelFactory[User]):
         verified = Trait(email_verified_at=LazyFunction(utcnow))
 
     @classmethod
-    def _construct(cls, model_class: type[M], values: dict[str, Any]) -> M:
+    def _construct(cls, model_class: type[User], values: dict[str, Any]) -> User:
         password = values.pop("password")
         return model_class(password_hash=hash_password(password), **values)
 
     @classmethod
-    def _persist(cls, model_class: type[M], values: dict[str, Any]) -> M:
-        return cast(M, User.objects.create_user(**values))
+    def _persist(cls, model_class: type[User], values: dict[str, Any]) -> User:
+        return model_class.objects.create_user(**values)
 
 
 UserFactory.DEFAULT_PASSWORD = UserFactory.password
@@ -202,11 +203,10 @@ class ApiKeyFactory(AssistantModelFactory[ApiKey]):
     @classmethod
     def create_with_raw(cls, **kwargs: Any) -> tuple[ApiKey, str]:
         """Create a key and return it with its plain text."""
-        key, raw = _create_with_secret(cls.create, kwargs)
-        return cast(ApiKey, key), raw
+        return _create_with_secret(cls.create, kwargs)
 
     @classmethod
-    def _construct(cls, model_class: type[M], values: dict[str, Any]) -> M:
+    def _construct(cls, model_class: type[ApiKey], values: dict[str, Any]) -> ApiKey:
         cls._accept_only(values, {"user", "name", "scopes", "expires_in"}, "ApiKey")
         user, expires_in = values.pop("user"), values.pop("expires_in")
         raw = PREFIX + secrets.token_urlsafe(32)
@@ -221,11 +221,11 @@ class ApiKeyFactory(AssistantModelFactory[ApiKey]):
         )
 
     @classmethod
-    def _persist(cls, model_class: type[M], values: dict[str, Any]) -> M:
+    def _persist(cls, model_class: type[ApiKey], values: dict[str, Any]) -> ApiKey:
         cls._accept_only(values, {"user", "name", "scopes", "expires_in"}, "ApiKey")
-        key, raw = ApiKey.objects.issue(**values)
+        key, raw = model_class.objects.issue(**values)
         _remember(key, raw)
-        return cast(M, key)
+        return key
 
 
 class AuthSessionFactory(AssistantModelFactory[AuthSession]):
@@ -247,11 +247,10 @@ class AuthSessionFactory(AssistantModelFactory[AuthSession]):
     @classmethod
     def create_with_token(cls, **kwargs: Any) -> tuple[AuthSession, str]:
         """Open a session and return it with its raw token."""
-        session, raw = _create_with_secret(cls.create, kwargs)
-        return cast(AuthSession, session), raw
+        return _create_with_secret(cls.create, kwargs)
 
     @classmethod
-    def _construct(cls, model_class: type[M], values: dict[str, Any]) -> M:
+    def _construct(cls, model_class: type[AuthSession], values: dict[str, Any]) -> AuthSession:
         cls._accept_only(values, {"user", "ttl", "ip", "user_agent"}, "AuthSession")
         user, now = values["user"], utcnow()
         return model_class(
@@ -265,14 +264,14 @@ class AuthSessionFactory(AssistantModelFactory[AuthSession]):
         )
 
     @classmethod
-    def _persist(cls, model_class: type[M], values: dict[str, Any]) -> M:
+    def _persist(cls, model_class: type[AuthSession], values: dict[str, Any]) -> AuthSession:
         cls._accept_only(values, {"user", "ttl", "ip", "user_agent"}, "AuthSession")
-        session, raw = AuthSession.objects.start(**values)
+        session, raw = model_class.objects.start(**values)
         _remember(session, raw)
-        return cast(M, session)
+        return session
 
 
-def _target(value: object) -> TaskStatus:
+def _target(value: str) -> TaskStatus:
     try:
         return TaskStatus(value)
     except ValueError:
@@ -347,15 +346,15 @@ class TaskFactory(AssistantModelFactory[Task]):
         return target, results, error
 
     @classmethod
-    def _construct(cls, model_class: type[M], values: dict[str, Any]) -> M:
+    def _construct(cls, model_class: type[Task], values: dict[str, Any]) -> Task:
         target, results, error = cls._split(values)
-        task = Task(**values)
+        task = model_class(**values)
         _walk_unsaved(task, target, results, error, utcnow())
-        return cast(M, task)
+        return task
 
     @classmethod
-    def _persist(cls, model_class: type[M], values: dict[str, Any]) -> M:
+    def _persist(cls, model_class: type[Task], values: dict[str, Any]) -> Task:
         target, results, error = cls._split(values)
-        task = Task.objects.enqueue(**values)
+        task = model_class.objects.enqueue(**values)
         _walk(task, target, results, error)
-        return cast(M, task)
+        return task

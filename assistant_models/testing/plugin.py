@@ -3,10 +3,11 @@
 Enable it in a ``conftest.py`` with ``pytest_plugins = ["assistant_models.testing.plugin"]``.
 
 Fixtures:
-    database: One :class:`~assistant_models.Database` for the whole run. It uses
-        ``TEST_DATABASE_URL`` when set; otherwise the embedded PostgreSQL, in a
-        database of its own (``assistant_models_test``) so the examples' data is
-        untouched. The schema is migrated to head once.
+    database: One :class:`~assistant_models.Database` for the whole run, migrated to
+        head once. It uses ``TEST_DATABASE_URL`` when set. Otherwise it creates a
+        database of the run's own on the embedded PostgreSQL
+        (``assistant_models_test_<pid>``), drops it when the run ends, and drops any
+        left behind by runs that died; parallel runs never share one.
     db_session: A session bound to a connection whose transaction is rolled back
         after the test, and set as the current unit of work, so managers work
         without ``db.session()``. ``db.session()`` inside a test opens a savepoint.
@@ -18,7 +19,7 @@ is set, since hashing at production cost would dominate test time.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import text
@@ -29,7 +30,7 @@ from assistant_models.database import Database
 
 __all__ = ["database", "db_session"]
 
-TEST_DATABASE = "assistant_models_test"
+TEST_DATABASE_PREFIX = "assistant_models_test_"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,30 +38,62 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("ASSISTANT_MODELS_BCRYPT_ROUNDS", "4")
 
 
-def _embedded_test_database() -> Database:
-    server = Database()
+def _pid_alive(pid: int) -> bool:
     try:
-        with server.engine.connect() as conn:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # CREATE DATABASE needs it
-            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": TEST_DATABASE})
-            if exists.scalar() is None:
-                conn.exec_driver_sql(f'CREATE DATABASE "{TEST_DATABASE}"')
-        url = server.engine.url.set(database=TEST_DATABASE)
-    finally:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _embedded_test_database() -> tuple[Database, Callable[[], None]]:
+    """Create this run's database on the embedded server; return it and its dropper."""
+    server = Database()
+    name = f"{TEST_DATABASE_PREFIX}{os.getpid()}"
+    admin = server.engine.execution_options(isolation_level="AUTOCOMMIT")  # CREATE DATABASE needs it
+
+    def drop(victim: str) -> None:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{victim}" WITH (FORCE)')
+
+    with admin.connect() as conn:
+        found = (
+            conn.execute(
+                text("SELECT datname FROM pg_database WHERE datname LIKE :p"),
+                {"p": TEST_DATABASE_PREFIX + "%"},
+            )
+            .scalars()
+            .all()
+        )
+    for stale in found:
+        suffix = stale.removeprefix(TEST_DATABASE_PREFIX)
+        if stale == name or (suffix.isdigit() and not _pid_alive(int(suffix))):
+            drop(stale)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = server.engine.url.set(database=name).render_as_string(hide_password=False)
+
+    def finish() -> None:
+        drop(name)
         server.dispose()
-    return Database(url.render_as_string(hide_password=False))
+
+    return Database(url), finish
 
 
 @pytest.fixture(scope="session")
 def database() -> Iterator[Database]:
     """Return the run's migrated test database."""
     url = os.environ.get("TEST_DATABASE_URL")
-    db = Database(url) if url else _embedded_test_database()
-    db.migrate()
+    db, finish = (Database(url), None) if url else _embedded_test_database()
     try:
+        db.migrate()
         yield db
     finally:
         db.dispose()
+        if finish is not None:
+            finish()
 
 
 @pytest.fixture
