@@ -91,7 +91,7 @@ def _hard_delete_instance(session: Session, obj: SoftDeleteMixin) -> None:
         return
     model: Any = type(obj)
     lookups = {"pk": state.identity[0]}
-    if getattr(model.__mapper__, "version_id_col", None) is not None:  # type: ignore[attr-defined]
+    if getattr(model.__mapper__, "version_id_col", None) is not None:
         lookups["version"] = obj.version  # type: ignore[attr-defined]
     if QuerySet(model, visibility=ALL).using(session).filter(**lookups).delete(hard=True) == 0:
         raise ConflictError(
