@@ -203,8 +203,7 @@ def cursor_paginate(qs: QuerySet[M], first: int, after: str | None) -> CursorPag
         if not isinstance(after, str):
             raise ValidationError.single("after", "must be a cursor string", qs.model.__name__)
         values = decode_cursor(qs.model, order, after)
-        ordered = ordered._chain()
-        ordered._where = (*ordered._where, _after(qs.model, order, values))
+        ordered = ordered.where(_after(qs.model, order, values))
     rows = list(ordered[: first + 1])
     has_next = len(rows) > first
     items = rows[:first]

@@ -8,7 +8,7 @@ refinement is made, so a bad name raises :class:`FieldError` before any SQL.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
 import sqlalchemy as sa
@@ -20,6 +20,7 @@ from assistant_models.core.events import HANDLED, INCLUDE_DELETED, install
 from assistant_models.core.lookups import JoinPlan, Q, Resolver, apply_joins
 from assistant_models.core.pagination import CursorPage, Page, cursor_paginate, paginate
 from assistant_models.core.persistence import translating
+from assistant_models.core.statements import LRU, bound_filter, filter_token
 from assistant_models.exceptions import FieldError, ValidationError
 
 if TYPE_CHECKING:
@@ -30,6 +31,15 @@ __all__ = ["Aggregate", "Avg", "Count", "Max", "Min", "QuerySet", "Sum"]
 M = TypeVar("M", bound="AssistantModel")
 
 LIVE, ALL, DELETED = "live", "all", "deleted"
+
+#: Built statements by QuerySet shape; see :mod:`assistant_models.core.statements`.
+_STATEMENTS = LRU(1024)
+
+
+def _refuse_nul(kwargs: dict[str, Any], model: str) -> None:
+    for path, value in kwargs.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise ValidationError.single(path, "cannot contain NUL (\\x00) characters", model)
 
 
 class Aggregate:
@@ -100,6 +110,8 @@ class QuerySet(Generic[M]):
         self._search: tuple[str, Any] | None = None
         self._result_cache: list[M] | None = None
         self._keeps_rows = True
+        self._shape: tuple[Any, ...] | None = ()
+        self._params: dict[str, Any] = {}
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -143,6 +155,36 @@ class QuerySet(Generic[M]):
             conds.append(visible)
         return conds
 
+    def _cache_key(self, kind: str) -> tuple[Any, ...] | None:
+        """Return the key of this QuerySet's statement of ``kind``, or ``None`` if not cacheable."""
+        if self._shape is None or self._options or self._search is not None or self._plan.joins:
+            return None
+        for_update = tuple(sorted(self._for_update.items(), key=str)) if self._for_update else None
+        return (
+            kind,
+            self.model,
+            self._visibility,
+            self._shape,
+            self._order,
+            self._limit,
+            self._offset,
+            self._distinct,
+            for_update,
+        )
+
+    def _cached(self, kind: str, build: Callable[[], Any]) -> Any:
+        key = self._cache_key(kind)
+        if key is None:
+            return build()
+        stmt = _STATEMENTS.get(key)
+        if stmt is None:
+            stmt = build()
+            _STATEMENTS.put(key, stmt)
+        return stmt
+
+    def _rows_statement(self) -> Any:
+        return self._cached("rows", self._statement)
+
     def _statement(self, *entities: Any, ordered: bool = True, limited: bool = True) -> Any:
         stmt = sa.select(*entities) if entities else sa.select(self.model)
         stmt = apply_joins(stmt, self._plan)
@@ -174,9 +216,11 @@ class QuerySet(Generic[M]):
         handled = self._visibility != LIVE or not self._options
         return {INCLUDE_DELETED: self._visibility != LIVE, HANDLED: handled}
 
-    def _execute(self, stmt: Any, **params: Any) -> Any:
+    def _execute(self, stmt: Any) -> Any:
         with translating():
-            return self.session.execute(stmt.execution_options(**self._visibility_options()), params or None)
+            return self.session.execute(
+                stmt, self._params or None, execution_options=self._visibility_options()
+            )
 
     # -- refinements ----------------------------------------------------------------------
 
@@ -187,6 +231,15 @@ class QuerySet(Generic[M]):
     def _filtered(self, args: Sequence[Q], kwargs: dict[str, Any], negate: bool) -> Self:
         clone = self._chain()
         resolver = clone._resolver()
+        token = None if args or self._shape is None else filter_token(resolver, kwargs, negate)
+        if token is not None:
+            _refuse_nul(kwargs, self.model.__name__)
+            cond, params = bound_filter(resolver, kwargs, token, len(self._where))
+            clone._where = (*self._where, cond)
+            clone._shape = (*self._shape, token)  # type: ignore[misc]
+            clone._params = {**self._params, **params}
+            return clone
+        clone._shape = None
         node = Q(*args, **kwargs)
         for arg in args:
             if not isinstance(arg, Q):
@@ -212,6 +265,7 @@ class QuerySet(Generic[M]):
         """
         clone = self._chain()
         clone._where = (*self._where, *conditions)
+        clone._shape = None
         return clone
 
     def order_by(self, *fields: str) -> Self:
@@ -294,6 +348,7 @@ class QuerySet(Generic[M]):
         vector = search_vector(self.model)
         query = sa.func.websearch_to_tsquery(regconfig, sa.literal(text[:1000].replace("\x00", " "), sa.Text))
         clone = self._chain()
+        clone._shape = None
         clone._where = (*self._where, vector.bool_op("@@")(query))
         clone._search = (text, sa.func.ts_rank_cd(vector, query))
         return clone
@@ -331,7 +386,7 @@ class QuerySet(Generic[M]):
         """Run the query once and keep the rows (Django's result cache); clones start empty."""
         if self._result_cache is not None:
             return self._result_cache
-        rows: list[M] = list(self._execute(self._statement()).scalars().unique().all())
+        rows: list[M] = list(self._execute(self._rows_statement()).scalars().unique().all())
         if self._keeps_rows:
             self._result_cache = rows
         return rows
@@ -353,8 +408,9 @@ class QuerySet(Generic[M]):
             Model.MultipleObjectsReturned: More than one row matched.
         """
         qs = self.filter(*args, **kwargs) if args or kwargs else self
-        stmt = qs._statement().limit(2) if qs._limit is None else qs._statement()
-        rows: list[M] = list(self._execute(stmt).scalars().unique())
+        if qs._limit is None:
+            qs = qs[:2]  # two rows tell "one" from "many"
+        rows: list[M] = list(qs._execute(qs._rows_statement()).scalars().unique())
         if not rows:
             raise self.model.DoesNotExist(f"{self.model.__name__} matching the query does not exist")
         if len(rows) > 1:
@@ -372,19 +428,22 @@ class QuerySet(Generic[M]):
 
     def exists(self) -> bool:
         """Return whether any row matches."""
-        stmt = sa.select(sa.exists(self._statement(sa.literal(1), ordered=False)))
+        stmt = self._cached(
+            "exists", lambda: sa.select(sa.exists(self._statement(sa.literal(1), ordered=False)))
+        )
         return bool(self._execute(stmt).scalar())
 
     def count(self) -> int:
         """Return the number of matching rows (from the result cache if the rows are loaded)."""
         if self._result_cache is not None:
             return len(self._result_cache)
+        return int(self._execute(self._cached("count", self._count_statement)).scalar_one())
+
+    def _count_statement(self) -> Any:
         inner = self._statement(self.model.__mapper__.primary_key[0], ordered=False)  # type: ignore[attr-defined]
         if self._distinct or self._plan.joins or self._limit is not None or self._offset:
-            stmt = sa.select(sa.func.count()).select_from(inner.subquery())
-        else:
-            stmt = inner.with_only_columns(sa.func.count(), maintain_column_froms=True)
-        return int(self._execute(stmt).scalar_one())
+            return sa.select(sa.func.count()).select_from(inner.subquery())
+        return inner.with_only_columns(sa.func.count(), maintain_column_froms=True)
 
     def _columns(self, fields: Sequence[str]) -> tuple[list[str], list[Any]]:
         resolver = self._resolver()
@@ -431,7 +490,11 @@ class QuerySet(Generic[M]):
     def explain(self, analyze: bool = False) -> str:
         """Return PostgreSQL's plan for this QuerySet (``EXPLAIN [ANALYZE]``)."""
         stmt = self._statement()
-        compiled = stmt.compile(dialect=self.session.get_bind().dialect)
+        if self._params:
+            stmt = stmt.params(**self._params)
+        compiled = stmt.compile(
+            dialect=self.session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
+        )
         prefix = "EXPLAIN (ANALYZE, BUFFERS) " if analyze else "EXPLAIN "
         with translating():
             conn = self.session.connection()

@@ -158,7 +158,11 @@ def run_update(qs: QuerySet[Any], old: Any, clause: dict[str, Any], source: Any 
     with translating():
         session.flush()
         if not audited:
-            return list(session.execute(stmt.returning(pk).execution_options(**OWN_VISIBILITY)).scalars())
+            return list(
+                session.execute(
+                    stmt.returning(pk).execution_options(**OWN_VISIBILITY), qs._params or None
+                ).scalars()
+            )
         upd = stmt.returning(
             pk.label("am_pk"),
             *[table.c[f].label(f"new_{f}") for f in fields],
@@ -168,7 +172,7 @@ def run_update(qs: QuerySet[Any], old: Any, clause: dict[str, Any], source: Any 
         audit = _audit_insert(model, upd, fields)
         if audit is not None:
             final = final.add_cte(audit)
-        return list(session.execute(final.execution_options(**OWN_VISIBILITY)).scalars())
+        return list(session.execute(final.execution_options(**OWN_VISIBILITY), qs._params or None).scalars())
 
 
 def _old_select(qs: QuerySet[Any], fields: Sequence[str]) -> Any:
@@ -215,7 +219,7 @@ def _hard_delete(qs: QuerySet[Any]) -> int:
     table, pk = model.__table__, _pk(model)
     with translating():
         session.flush()
-        locked = session.execute(_old_select(qs, []).execution_options(**OWN_VISIBILITY))
+        locked = session.execute(_old_select(qs, []).execution_options(**OWN_VISIBILITY), qs._params or None)
         targets = list(locked.scalars())
     if not targets:
         return 0
@@ -223,13 +227,19 @@ def _hard_delete(qs: QuerySet[Any]) -> int:
     stmt = sa.delete(table).where(pk.in_(targets))
     with translating():
         if not getattr(model, "__audited__", False):
-            keys = list(session.execute(stmt.returning(pk).execution_options(**OWN_VISIBILITY)).scalars())
+            keys = list(
+                session.execute(
+                    stmt.returning(pk).execution_options(**OWN_VISIBILITY), qs._params or None
+                ).scalars()
+            )
         else:
             gone = stmt.returning(*table.c).cte("am_gone")
             final = sa.select(gone.c[pk.name])
             audit = _delete_audit(model, gone, pk.name)
             final = final.add_cte(audit) if audit is not None else final
-            keys = list(session.execute(final.execution_options(**OWN_VISIBILITY)).scalars())
+            keys = list(
+                session.execute(final.execution_options(**OWN_VISIBILITY), qs._params or None).scalars()
+            )
     for key in keys:
         obj = session.identity_map.get(identity_key(model, key))
         if obj is not None:
