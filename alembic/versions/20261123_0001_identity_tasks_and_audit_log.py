@@ -28,7 +28,7 @@ def upgrade() -> None:
     sa.Column('row_id', sa.String(length=64), nullable=False),
     sa.Column('actor_id', sa.Uuid(), nullable=True),
     sa.Column('changes', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('clock_timestamp()'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_logs'))
     )
     op.create_index(op.f('ix_audit_logs__action'), 'audit_logs', ['action'], unique=False)

@@ -56,9 +56,12 @@ def _encoder(col: sa.Column[Any]) -> Callable[[Any], str]:
 
 
 @cache
-def _plan(table: sa.Table) -> tuple[str, tuple[tuple[str, Callable[[Any], str]], ...]]:
-    cols = tuple((c.key, _encoder(c)) for c in table.columns)
-    names = ", ".join(f'"{c.name}"' for c in table.columns)
+def _plan(
+    table: sa.Table, omit: tuple[str, ...] = ()
+) -> tuple[str, tuple[tuple[str, Callable[[Any], str]], ...]]:
+    columns = [c for c in table.columns if c.key not in omit]  # omitted columns take their defaults
+    cols = tuple((c.key, _encoder(c)) for c in columns)
+    names = ", ".join(f'"{c.name}"' for c in columns)
     return f"COPY {table.name} ({names}) FROM STDIN", cols
 
 
@@ -66,8 +69,10 @@ def _line(values: dict[str, Any], cols: tuple[tuple[str, Callable[[Any], str]], 
     return "\t".join(NULL if values.get(k) is None else enc(values[k]) for k, enc in cols)
 
 
-def _copy(session: Session, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    sql, cols = _plan(table)
+def _copy(
+    session: Session, table: sa.Table, rows: Sequence[dict[str, Any]], omit: tuple[str, ...] = ()
+) -> None:
+    sql, cols = _plan(table, omit)
     buffer = io.StringIO("\n".join(_line(r, cols) for r in rows) + "\n")
     cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -97,13 +102,13 @@ def copy_instances(session: Session, model: type[Any], objs: Sequence[Any], batc
     for start in range(0, len(rows), size):
         _copy(session, table, rows[start : start + size])
     if getattr(model, "__audited__", False):
-        _copy_audit(session, model, objs, size, now)
+        _copy_audit(session, model, objs, size)
     for obj in objs:
         make_transient_to_detached(obj)
     session.add_all(objs)
 
 
-def _copy_audit(session: Session, model: type[Any], objs: Sequence[Any], size: int, now: datetime) -> None:
+def _copy_audit(session: Session, model: type[Any], objs: Sequence[Any], size: int) -> None:
     from assistant_models.core.audit import _snapshot
     from assistant_models.core.events import _audit_table
 
@@ -119,9 +124,8 @@ def _copy_audit(session: Session, model: type[Any], objs: Sequence[Any], size: i
             "row_id": str(getattr(o, pk)),
             "actor_id": actor,
             "changes": {"after": _snapshot(o, secret)},
-            "created_at": now,
         }
         for o in objs
     ]
     for start in range(0, len(rows), size):
-        _copy(session, audit, rows[start : start + size])
+        _copy(session, audit, rows[start : start + size], omit=("created_at",))
