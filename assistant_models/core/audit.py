@@ -21,6 +21,8 @@ from assistant_models.core.types import JSONB, UTCDateTime, str_enum
 __all__ = ["AuditAction", "AuditLogBase", "audit_actor", "build_audit_row", "current_actor"]
 
 REDACTED = "[redacted]"
+#: Name of the bound parameter that carries the actor into SQL-built audit rows.
+ACTOR_PARAM = "am_actor"
 
 _actor: ContextVar[uuid.UUID | None] = ContextVar("assistant_models_audit_actor", default=None)
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, joinedload, load_only, selectinload
 from assistant_models.core import writes
 from assistant_models.core.context import current_session
 from assistant_models.core.events import HANDLED, INCLUDE_DELETED, install
+from assistant_models.core.inserts import insert_one
 from assistant_models.core.lookups import JoinPlan, Q, Resolver, apply_joins
 from assistant_models.core.pagination import CursorPage, Page, cursor_paginate, paginate
 from assistant_models.core.persistence import translating
@@ -513,12 +514,7 @@ class QuerySet(Generic[M]):
 
     def create(self, **values: Any) -> M:
         """Validate, insert and return a new row (flushed: key and server defaults are set)."""
-        obj = self.model(**values)
-        session = self.session
-        with translating():
-            session.add(obj)
-            session.flush()
-        return obj
+        return insert_one(self.session, self.model(**values))
 
     def update(self, **values: Any) -> int:
         """Set ``values`` on every matching row in one statement and return the count.

@@ -7,19 +7,20 @@ round trip.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.elements import ClauseElement
 
-from assistant_models.core.audit import REDACTED, AuditAction, current_actor
+from assistant_models.core.audit import ACTOR_PARAM, REDACTED, AuditAction, current_actor
 from assistant_models.core.base import validate_fields
 from assistant_models.core.copy import copy_instances
 from assistant_models.core.events import HANDLED
 from assistant_models.core.lookups import F, Resolver
 from assistant_models.core.persistence import translating
+from assistant_models.core.statements import LRU
 from assistant_models.exceptions import ConflictError, FieldError, ValidationError
 
 if TYPE_CHECKING:
@@ -82,6 +83,8 @@ def _bump(model: type[Any], clause: dict[str, Any]) -> dict[str, Any]:
     return clause
 
 
+_ACTOR: Any = sa.bindparam(ACTOR_PARAM, type_=sa.Uuid())
+_UPDATES = LRU(512)
 _REDACTED_JSON: Any = sa.literal_column(f"to_jsonb('{REDACTED}'::text)")
 
 
@@ -130,49 +133,60 @@ def _audit_insert(model: type[Any], upd: Any, fields: list[str]) -> Any:
         action,
         sa.literal(model.__tablename__),
         sa.cast(upd.c.am_pk, sa.Text),
-        sa.literal(current_actor(), sa.Uuid),
+        _ACTOR,
         sa.func.jsonb_build_object("fields", diff),
     ).where(sa.or_(*changed.values()))
     cols = ["id", "action", "table_name", "row_id", "actor_id", "changes"]
     return audit.insert().from_select(cols, rows).cte("am_audit")
 
 
-def run_update(qs: QuerySet[Any], old: Any, clause: dict[str, Any], source: Any = None) -> list[Any]:
-    """Run ``UPDATE ... FROM old`` (and the audit insert) and return the updated keys.
-
-    Args:
-        qs: Supplies the model and the session.
-        old: A SELECT of the key and the old values of the changed fields, FOR UPDATE.
-        clause: Column name to new value or SQL expression.
-        source: An extra FROM (e.g. VALUES) the clause refers to, joined on the key.
-    """
-    model, session = qs.model, qs.session
+def _update_statement(model: type[Any], old: Any, clause: dict[str, Any], source: Any) -> Any:
+    """Build ``UPDATE ... FROM old RETURNING``, with the audit insert as a CTE for audited models."""
     table, pk = model.__table__, _pk(model)
     old_cte = old.cte("am_old")
     stmt = sa.update(table).where(pk == old_cte.c.am_pk).values(clause)
     if source is not None:
         stmt = stmt.where(pk == source.c.am_pk)
-    audited = getattr(model, "__audited__", False)
     fields = [f for f in clause if f not in ("version", "updated_at", *model.__audit_exclude__)]
-    audited = audited and bool(fields)
+    if not (getattr(model, "__audited__", False) and fields):
+        return stmt.returning(pk).execution_options(**OWN_VISIBILITY)
+    upd = stmt.returning(
+        pk.label("am_pk"),
+        *[table.c[f].label(f"new_{f}") for f in fields],
+        *[old_cte.c[f].label(f"old_{f}") for f in fields],
+    ).cte("am_upd")
+    final = sa.select(upd.c.am_pk)
+    audit = _audit_insert(model, upd, fields)
+    return (final.add_cte(audit) if audit is not None else final).execution_options(**OWN_VISIBILITY)
+
+
+def run_update(
+    qs: QuerySet[Any],
+    old: Callable[[], Any],
+    clause: dict[str, Any],
+    source: Any = None,
+    params: dict[str, Any] | None = None,
+    key: tuple[Any, ...] | None = None,
+) -> list[Any]:
+    """Run ``UPDATE ... FROM old`` (and the audit insert) and return the updated keys.
+
+    Args:
+        qs: Supplies the model, the session and the filter's bound values.
+        old: Builds the SELECT of the key and the old values of the changed fields, FOR UPDATE.
+        clause: Column name to new value or SQL expression.
+        source: An extra FROM (e.g. VALUES) the clause refers to, joined on the key.
+        params: Bound values of ``clause``.
+        key: Cache key of the statement's shape; ``None`` builds it afresh.
+    """
+    stmt = _UPDATES.get(key) if key is not None else None
+    if stmt is None:
+        stmt = _update_statement(qs.model, old(), clause, source)
+        if key is not None:
+            _UPDATES.put(key, stmt)
+    bound = {**qs._params, ACTOR_PARAM: current_actor(), **(params or {})}
     with translating():
-        session.flush()
-        if not audited:
-            return list(
-                session.execute(
-                    stmt.returning(pk).execution_options(**OWN_VISIBILITY), qs._params or None
-                ).scalars()
-            )
-        upd = stmt.returning(
-            pk.label("am_pk"),
-            *[table.c[f].label(f"new_{f}") for f in fields],
-            *[old_cte.c[f].label(f"old_{f}") for f in fields],
-        ).cte("am_upd")
-        final = sa.select(upd.c.am_pk)
-        audit = _audit_insert(model, upd, fields)
-        if audit is not None:
-            final = final.add_cte(audit)
-        return list(session.execute(final.execution_options(**OWN_VISIBILITY), qs._params or None).scalars())
+        qs.session.flush()
+        return list(qs.session.execute(stmt, bound).scalars())
 
 
 def _old_select(qs: QuerySet[Any], fields: Sequence[str]) -> Any:
@@ -195,11 +209,25 @@ def update(qs: QuerySet[Any], values: dict[str, Any]) -> int:
     """Update every matching row; see :meth:`QuerySet.update`."""
     if not values:
         raise ValidationError.single("values", "update() needs at least one field", qs.model.__name__)
-    clause = _set_clause(qs, values)
+    shape = qs._cache_key("update")
+    if shape is None or any(isinstance(v, (F, ClauseElement)) for v in values.values()):
+        clause, params, key = _set_clause(qs, values), None, None
+    else:
+        clause, params = _bound_set_clause(qs.model, values)
+        key = (*shape, tuple(sorted(values)))
     fields = [f for f in clause if f not in ("version", "updated_at")]
-    keys = run_update(qs, _old_select(qs, fields), clause)
+    keys = run_update(qs, lambda: _old_select(qs, fields), clause, params=params, key=key)
     _expire(qs, keys, list(clause))
     return len(keys)
+
+
+def _bound_set_clause(model: type[Any], values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return a SET clause of bound parameters (one shape for any values) and their validated values."""
+    _writable(model, list(values))
+    cleaned = validate_fields(model, values)
+    table = model.__table__
+    clause = {name: sa.bindparam(f"am_set_{name}", type_=table.c[name].type) for name in sorted(values)}
+    return _bump(model, clause), {f"am_set_{name}": cleaned[name] for name in values}
 
 
 def delete(qs: QuerySet[Any], hard: bool) -> int:
@@ -208,7 +236,8 @@ def delete(qs: QuerySet[Any], hard: bool) -> int:
     if qs.soft_delete and not hard:
         live = qs.filter(deleted_at__isnull=True)
         clause = _bump(qs.model, {"deleted_at": sa.func.now()})
-        keys = run_update(live, _old_select(live, ["deleted_at"]), clause)
+        shape = live._cache_key("soft_delete")
+        keys = run_update(live, lambda: _old_select(live, ["deleted_at"]), clause, key=shape)
         _expire(qs, keys, list(clause))
         return len(keys)
     return _hard_delete(qs)
@@ -238,7 +267,9 @@ def _hard_delete(qs: QuerySet[Any]) -> int:
             audit = _delete_audit(model, gone, pk.name)
             final = final.add_cte(audit) if audit is not None else final
             keys = list(
-                session.execute(final.execution_options(**OWN_VISIBILITY), qs._params or None).scalars()
+                session.execute(
+                    final.execution_options(**OWN_VISIBILITY), {**qs._params, ACTOR_PARAM: current_actor()}
+                ).scalars()
             )
     for key in keys:
         obj = session.identity_map.get(identity_key(model, key))
@@ -272,24 +303,40 @@ def _cascade_to_audited_children(qs: QuerySet[Any], keys: list[Any]) -> None:
 
 
 def _delete_audit(model: type[Any], gone: Any, pk_name: str) -> Any:
+    return snapshot_audit(model, gone, pk_name, AuditAction.DELETE, "before", _ACTOR)
+
+
+def snapshot_audit(
+    model: type[Any], rows_cte: Any, pk_name: str, action: AuditAction, side: str, actor: Any
+) -> Any:
+    """Return an INSERT ... SELECT CTE that audits every row of ``rows_cte`` as a whole snapshot.
+
+    Args:
+        model: The audited model (its secret fields are redacted).
+        rows_cte: A CTE of full rows (``INSERT/DELETE ... RETURNING *``).
+        pk_name: The key column's name.
+        action: ``create`` or ``delete``.
+        side: ``"after"`` for creates, ``"before"`` for deletes.
+        actor: SQL expression of the actor's id.
+    """
     from assistant_models.core.events import _audit_table
 
     audit = _audit_table()
     if audit is None:
         return None
-    snapshot: Any = sa.func.to_jsonb(sa.literal_column(gone.name))
-    for name in model.__secret_fields__:
+    snapshot: Any = sa.func.to_jsonb(sa.literal_column(rows_cte.name))
+    for name in sorted(model.__secret_fields__):
         snapshot = snapshot.op("||")(
             sa.func.jsonb_build_object(sa.literal_column(f"'{name}'"), _REDACTED_JSON)
         )
     rows = sa.select(
         sa.func.gen_random_uuid(),
-        sa.literal(AuditAction.DELETE.value),
+        sa.literal(action.value),
         sa.literal(model.__tablename__),
-        sa.cast(gone.c[pk_name], sa.Text),
-        sa.literal(current_actor(), sa.Uuid),
-        sa.func.jsonb_build_object("before", snapshot),
-    ).select_from(gone)
+        sa.cast(rows_cte.c[pk_name], sa.Text),
+        actor,
+        sa.func.jsonb_build_object(side, snapshot),
+    ).select_from(rows_cte)
     cols = ["id", "action", "table_name", "row_id", "actor_id", "changes"]
     return audit.insert().from_select(cols, rows).cte("am_audit")
 
@@ -334,7 +381,7 @@ def bulk_update(qs: QuerySet[M], objs: Sequence[M], fields: Sequence[str], batch
             .with_for_update()
         )
         clause = _bump(model, {f: source.c[f] for f in fields})
-        keys = run_update(qs, old, clause, source)
+        keys = run_update(qs, lambda old=old: old, clause, source)  # type: ignore[misc]
         _expire(qs, keys, list(clause))
         total += len(keys)
     return total
