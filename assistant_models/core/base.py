@@ -8,6 +8,7 @@ changed attribute again before a flush sends it, so invalid data never reaches S
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any, ClassVar
 
@@ -15,12 +16,16 @@ import pydantic
 from pydantic import TypeAdapter
 from sqlalchemy import MetaData
 from sqlalchemy.orm import registry
+from sqlalchemy.orm.attributes import instance_state
 from sqlmodel import SQLModel
 from sqlmodel.main import finish_init  # type: ignore[attr-defined]
 
 from assistant_models.exceptions import MultipleObjectsReturned, NotFoundError, ValidationError
 
 __all__ = ["AssistantModel", "field_adapter", "metadata", "validate_fields"]
+
+#: Key in SQLAlchemy's per-instance ``info`` of the values the constructor validated.
+VALIDATED = "assistant_models_validated"
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s__%(column_0_N_name)s",
@@ -111,8 +116,10 @@ class AssistantModel(SQLModel, registry=mapper_registry):
         fields_set = self.__pydantic_fields_set__.copy()
         validated = self.__dict__
         object.__setattr__(self, "__dict__", state)
-        for key, value in validated.items():
-            setattr(self, key, value)  # through SQLAlchemy's instrumentation
+        # A new object has no history to keep: its values go straight into the instance
+        # dict, which is SQLAlchemy's own state dict (one setattr per field costs 5x more).
+        state.update(validated)
+        instance_state(self).info[VALIDATED] = validated
         object.__setattr__(self, "__pydantic_fields_set__", fields_set)
         for key, value in relationships.items():
             setattr(self, key, value)
@@ -139,6 +146,37 @@ class AssistantModel(SQLModel, registry=mapper_registry):
         values = {name: getattr(self, name) for name in type(self).model_fields}
         validate_fields(type(self), values)
 
+    def clean_changes(self) -> None:
+        """Validate the fields changed since the constructor validated them (all, if it did not).
+
+        Raises:
+            ValidationError: Listing every field at fault.
+        """
+        checked = instance_state(self).info.get(VALIDATED)
+        current = self.__dict__
+        names = type(self).model_fields
+        if checked is None:
+            changed = {n: current.get(n) for n in names}
+        else:
+            changed = {n: current.get(n) for n in names if current.get(n) is not checked.get(n)}
+        if changed:
+            cleaned = validate_fields(type(self), changed)
+            for name, value in cleaned.items():
+                if value is not changed[name] and value != changed[name]:
+                    setattr(self, name, value)
+
+
+_scratches = threading.local()
+
+
+def _scratch(model: Any) -> Any:
+    """Return this thread's never-attached instance of ``model`` for pydantic to validate into."""
+    cache: dict[Any, Any] = _scratches.__dict__.setdefault("by_model", {})
+    scratch = cache.get(model)
+    if scratch is None:
+        scratch = cache[model] = model.model_construct()
+    return scratch
+
 
 @cache
 def field_adapter(model: Any, name: str) -> TypeAdapter[Any]:
@@ -160,7 +198,7 @@ def validate_fields(model: type[AssistantModel], values: dict[str, Any]) -> dict
     errors: list[dict[str, str]] = _nul_errors(values)
     cleaned: dict[str, Any] = {}
     fields = model.model_fields
-    scratch = model.model_construct()  # never attached: a place for pydantic to validate into
+    scratch = _scratch(model)
     for name, value in values.items():
         if name not in fields:
             errors.append({"field": name, "message": "is not a field of this model"})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import io
 import json
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from functools import cache
@@ -52,6 +51,8 @@ def _encoder(col: sa.Column[Any]) -> Callable[[Any], str]:
         return _bool_text
     if isinstance(kind, (sa.DateTime, sa.Date)):
         return _temporal_text
+    if isinstance(kind, (sa.Uuid, sa.Integer)):
+        return str  # their text never holds a tab, newline or backslash
     return _text
 
 
@@ -66,7 +67,8 @@ def _plan(
 
 
 def _line(values: dict[str, Any], cols: tuple[tuple[str, Callable[[Any], str]], ...]) -> str:
-    return "\t".join(NULL if values.get(k) is None else enc(values[k]) for k, enc in cols)
+    get = values.get
+    return "\t".join([NULL if (v := get(k)) is None else enc(v) for k, enc in cols])
 
 
 def _copy(
@@ -96,36 +98,32 @@ def copy_instances(session: Session, model: type[Any], objs: Sequence[Any], batc
         values = obj.__dict__
         for name in stamped:
             if values.get(name) is None:
-                setattr(obj, name, now)
+                values[name] = now  # the state dict itself: the row is not written yet
         rows.append(values)
     size = batch_size or 50_000
     for start in range(0, len(rows), size):
         _copy(session, table, rows[start : start + size])
     if getattr(model, "__audited__", False):
-        _copy_audit(session, model, objs, size)
+        _audit_copied(session, model, objs)
     for obj in objs:
         make_transient_to_detached(obj)
     session.add_all(objs)
 
 
-def _copy_audit(session: Session, model: type[Any], objs: Sequence[Any], size: int) -> None:
-    from assistant_models.core.audit import _snapshot
-    from assistant_models.core.events import _audit_table
+def _audit_copied(session: Session, model: type[Any], objs: Sequence[Any]) -> None:
+    """Write the create audit rows of freshly copied rows in one server-side INSERT ... SELECT."""
+    from sqlalchemy.dialects.postgresql import ARRAY
 
-    audit = _audit_table()
-    if audit is None:
-        return
-    actor, secret, pk = current_actor(), model.__secret_fields__, sa.inspect(model).primary_key[0].key
-    rows = [
-        {
-            "id": uuid.uuid4(),
-            "action": AuditAction.CREATE.value,
-            "table_name": model.__tablename__,
-            "row_id": str(getattr(o, pk)),
-            "actor_id": actor,
-            "changes": {"after": _snapshot(o, secret)},
-        }
-        for o in objs
-    ]
-    for start in range(0, len(rows), size):
-        _copy(session, audit, rows[start : start + size], omit=("created_at",))
+    from assistant_models.core.audit import ACTOR_PARAM
+    from assistant_models.core.writes import snapshot_audit
+
+    table: sa.Table = model.__table__
+    pk = table.primary_key.columns[0]
+    rows = table.alias("am_rows")
+    keys = sa.bindparam("am_keys", type_=ARRAY(pk.type))
+    actor = sa.bindparam(ACTOR_PARAM, type_=sa.Uuid())
+    insert = snapshot_audit(
+        model, rows, pk.name, AuditAction.CREATE, "after", actor, rows.c[pk.name] == sa.any_(keys)
+    )
+    if insert is not None:
+        session.execute(insert, {"am_keys": [getattr(o, pk.key) for o in objs], ACTOR_PARAM: current_actor()})

@@ -90,10 +90,13 @@ def _changed_values(obj: AssistantModel) -> dict[str, Any]:
 
 
 def _validate_before_flush(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
-    for obj in (*session.new, *session.dirty):
+    for obj in session.new:
+        if isinstance(obj, AssistantModel):
+            obj.clean_changes()
+    for obj in session.dirty:
         if not isinstance(obj, AssistantModel):
             continue
-        if isinstance(obj, AuditLogBase) and obj not in session.new:
+        if isinstance(obj, AuditLogBase):
             raise exceptions.ValidationError.single("audit_logs", "is append-only: rows cannot be changed")
         values = _changed_values(obj)
         if not values:

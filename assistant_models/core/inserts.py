@@ -41,7 +41,7 @@ def _build(model: type[Any], omitted: tuple[str, ...]) -> Any:
     actor = sa.bindparam(ACTOR_PARAM, type_=sa.Uuid())
     audit = snapshot_audit(model, inserted, pk.name, AuditAction.CREATE, "after", actor)
     final = sa.select(*[inserted.c[c.name] for c in returned])
-    return final.add_cte(audit) if audit is not None else final
+    return final.add_cte(audit.cte("am_audit")) if audit is not None else final
 
 
 def insert_one(session: Session, obj: T) -> T:

@@ -303,42 +303,51 @@ def _cascade_to_audited_children(qs: QuerySet[Any], keys: list[Any]) -> None:
 
 
 def _delete_audit(model: type[Any], gone: Any, pk_name: str) -> Any:
-    return snapshot_audit(model, gone, pk_name, AuditAction.DELETE, "before", _ACTOR)
+    insert = snapshot_audit(model, gone, pk_name, AuditAction.DELETE, "before", _ACTOR)
+    return None if insert is None else insert.cte("am_audit")
+
+
+AUDIT_COLUMNS = ["id", "action", "table_name", "row_id", "actor_id", "changes"]
 
 
 def snapshot_audit(
-    model: type[Any], rows_cte: Any, pk_name: str, action: AuditAction, side: str, actor: Any
+    model: type[Any], rows: Any, pk_name: str, action: AuditAction, side: str, actor: Any, where: Any = None
 ) -> Any:
-    """Return an INSERT ... SELECT CTE that audits every row of ``rows_cte`` as a whole snapshot.
+    """Return ``INSERT INTO audit_logs ... SELECT`` auditing every row of ``rows`` as a whole snapshot.
 
     Args:
         model: The audited model (its secret fields are redacted).
-        rows_cte: A CTE of full rows (``INSERT/DELETE ... RETURNING *``).
+        rows: A CTE (``INSERT/DELETE ... RETURNING *``) or an alias of the model's table.
         pk_name: The key column's name.
         action: ``create`` or ``delete``.
         side: ``"after"`` for creates, ``"before"`` for deletes.
         actor: SQL expression of the actor's id.
+        where: Optional condition on ``rows``.
+
+    Returns:
+        The INSERT statement, or ``None`` when no audit table is mapped.
     """
     from assistant_models.core.events import _audit_table
 
     audit = _audit_table()
     if audit is None:
         return None
-    snapshot: Any = sa.func.to_jsonb(sa.literal_column(rows_cte.name))
+    snapshot: Any = sa.func.to_jsonb(sa.literal_column(rows.name))
     for name in sorted(model.__secret_fields__):
         snapshot = snapshot.op("||")(
             sa.func.jsonb_build_object(sa.literal_column(f"'{name}'"), _REDACTED_JSON)
         )
-    rows = sa.select(
+    select = sa.select(
         sa.func.gen_random_uuid(),
         sa.literal(action.value),
         sa.literal(model.__tablename__),
-        sa.cast(rows_cte.c[pk_name], sa.Text),
+        sa.cast(rows.c[pk_name], sa.Text),
         actor,
         sa.func.jsonb_build_object(side, snapshot),
-    ).select_from(rows_cte)
-    cols = ["id", "action", "table_name", "row_id", "actor_id", "changes"]
-    return audit.insert().from_select(cols, rows).cte("am_audit")
+    ).select_from(rows)
+    if where is not None:
+        select = select.where(where)
+    return audit.insert().from_select(AUDIT_COLUMNS, select)
 
 
 def bulk_create(qs: QuerySet[M], objs: Sequence[M], batch_size: int | None) -> list[M]:
@@ -350,7 +359,7 @@ def bulk_create(qs: QuerySet[M], objs: Sequence[M], batch_size: int | None) -> l
     if not objs:
         return objs
     for obj in objs:
-        obj.full_clean()
+        obj.clean_changes()
     with translating():
         copy_instances(qs.session, qs.model, objs, batch_size)
     return objs
