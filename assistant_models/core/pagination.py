@@ -23,6 +23,7 @@ import pydantic
 import sqlalchemy as sa
 from pydantic_core import to_jsonable_python
 
+from assistant_models.core.statements import LRU
 from assistant_models.exceptions import FieldError, ValidationError
 
 if TYPE_CHECKING:
@@ -165,22 +166,31 @@ def _typed(model: type[Any], name: str, value: Any, bad: ValidationError) -> Any
         raise bad from None
 
 
-def _after(model: type[Any], order: list[str], values: list[Any]) -> Any:
+_KEYSETS = LRU(256)
+
+
+def _after(model: type[Any], order: tuple[str, ...], index: int) -> Any:
+    """Return the (cached) condition "after the cursor", its values as parameters ``am_after<index>_<i>``."""
+    key = (model, order, index)
+    condition = _KEYSETS.get(key)
+    if condition is not None:
+        return condition
     pk = sa.inspect(model).primary_key[0].key
     cols = [getattr(model, pk if f.lstrip("-") == "pk" else f.lstrip("-")) for f in order]
+    values = [sa.bindparam(f"am_after{index}_{i}", type_=c.type) for i, c in enumerate(cols)]
     descending = [f.startswith("-") for f in order]
     if all(descending) or not any(descending):
-        lhs, rhs = (
-            sa.tuple_(*cols),
-            sa.tuple_(*[sa.literal(v, c.type) for v, c in zip(values, cols, strict=True)]),
-        )
-        return lhs < rhs if descending[0] else lhs > rhs
-    ors = []
-    for i, col in enumerate(cols):
-        equal = [cols[j] == values[j] for j in range(i)]
-        step = col < values[i] if descending[i] else col > values[i]
-        ors.append(sa.and_(*equal, step))
-    return sa.or_(*ors)
+        lhs, rhs = sa.tuple_(*cols), sa.tuple_(*values)
+        condition = lhs < rhs if descending[0] else lhs > rhs
+    else:
+        ors = []
+        for i, col in enumerate(cols):
+            equal = [cols[j] == values[j] for j in range(i)]
+            step = col < values[i] if descending[i] else col > values[i]
+            ors.append(sa.and_(*equal, step))
+        condition = sa.or_(*ors)
+    _KEYSETS.put(key, condition)
+    return condition
 
 
 def cursor_paginate(qs: QuerySet[M], first: int, after: str | None) -> CursorPage[M]:
@@ -203,7 +213,9 @@ def cursor_paginate(qs: QuerySet[M], first: int, after: str | None) -> CursorPag
         if not isinstance(after, str):
             raise ValidationError.single("after", "must be a cursor string", qs.model.__name__)
         values = decode_cursor(qs.model, order, after)
-        ordered = ordered.where(_after(qs.model, order, values))
+        index = len(ordered._where)
+        params = {f"am_after{index}_{i}": value for i, value in enumerate(values)}
+        ordered = ordered._refined(_after(qs.model, tuple(order), index), ("after", tuple(order)), params)
     rows = list(ordered[: first + 1])
     has_next = len(rows) > first
     items = rows[:first]

@@ -269,6 +269,17 @@ class QuerySet(Generic[M]):
         clone._shape = None
         return clone
 
+    def _refined(self, condition: Any, token: Any, params: dict[str, Any]) -> Self:
+        """Return a copy with one more condition whose values are bound parameters ``params``.
+
+        ``token`` describes the condition's shape, so the copy's statement stays cacheable.
+        """
+        clone = self._chain()
+        clone._where = (*self._where, condition)
+        clone._shape = None if self._shape is None else (*self._shape, token)
+        clone._params = {**self._params, **params}
+        return clone
+
     def order_by(self, *fields: str) -> Self:
         """Return the rows ordered by ``fields`` (``"-priority"`` for descending); replaces earlier orders."""
         clone = self._chain()

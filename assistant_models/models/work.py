@@ -181,7 +181,8 @@ class Task(
         sa.Index(
             "ix_tasks__queue", "status", sa.text("priority DESC"), "created_at", postgresql_where=LIVE_ROWS
         ),
-        sa.Index("ix_tasks__assignee_recent", "assignee_id", sa.text("created_at DESC")),
+        # the key ends the index so keyset pages of an assignee's latest tasks are range scans
+        sa.Index("ix_tasks__assignee_recent", "assignee_id", sa.text("created_at DESC"), sa.text("id DESC")),
     )
 
     title: str = Field(min_length=1, max_length=255)
