@@ -334,3 +334,18 @@ def test_the_manager_itself_never_keeps_rows(tasks):
     Task.objects.filter(title="deploy").delete()
     assert len(list(Task.objects)) == 3
     assert Task.objects.count() == 3
+
+
+def test_lookup_values_of_the_wrong_type_name_the_field_before_sql(tasks, statements):
+    statements.clear()
+    for call in (
+        lambda: Task.objects.get(pk="not-a-uuid"),
+        lambda: Task.objects.filter(pk__in=["nope"]).count(),
+        lambda: Task.objects.filter(Q(priority="high") | Q(title="x")).count(),
+        lambda: Task.objects.filter(due_at__gte="yesterday").count(),
+    ):
+        with pytest.raises(ValidationError) as caught:
+            call()
+        assert caught.value.fields[0] in ("pk", "pk__in", "priority", "due_at__gte")
+    assert statements == []
+    assert Task.objects.filter(priority__lt=100).count() == 4  # types are checked, not constraints

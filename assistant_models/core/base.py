@@ -22,7 +22,7 @@ from sqlmodel.main import finish_init  # type: ignore[attr-defined]
 
 from assistant_models.exceptions import MultipleObjectsReturned, NotFoundError, ValidationError
 
-__all__ = ["AssistantModel", "field_adapter", "metadata", "validate_fields"]
+__all__ = ["AssistantModel", "field_adapter", "lookup_value", "metadata", "validate_fields"]
 
 #: Key in SQLAlchemy's per-instance ``info`` of the values the constructor validated.
 VALIDATED = "assistant_models_validated"
@@ -211,3 +211,43 @@ def validate_fields(model: type[AssistantModel], values: dict[str, Any]) -> dict
     if errors:
         raise ValidationError(errors, model.__name__)
     return cleaned
+
+
+@cache
+def _type_adapter(annotation: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(annotation)
+
+
+def lookup_value(model: Any, field: str, lookup: str, value: Any, path: str) -> Any:
+    """Return ``value`` coerced to the field's type for a lookup, so bad input fails before SQL.
+
+    Only the type is checked, not the field's constraints: ``priority__lt=100`` is a
+    fine filter even though 100 is no valid priority. Text lookups keep their text.
+
+    Raises:
+        ValidationError: Naming ``path`` and what is wrong with the value.
+    """
+    info = model.model_fields.get(field)
+    if info is None or lookup in (
+        "isnull",
+        "iexact",
+        "contains",
+        "icontains",
+        "startswith",
+        "istartswith",
+        "endswith",
+        "iendswith",
+    ):
+        return value
+    adapter = _type_adapter(info.annotation)
+    try:
+        if lookup == "in":
+            return [adapter.validate_python(v) for v in value]
+        if lookup == "range":
+            return [adapter.validate_python(v) for v in value]
+        return adapter.validate_python(value)
+    except pydantic.ValidationError as exc:
+        message = exc.errors(include_url=False, include_input=False)[0]["msg"]
+        raise ValidationError.single(path, message.removeprefix("Value error, "), model.__name__) from None
+    except TypeError:
+        return value  # not a sequence: the lookup itself reports it

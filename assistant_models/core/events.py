@@ -158,6 +158,8 @@ def _hide_soft_deleted(state: ORMExecuteState) -> None:
         return
     if state.is_column_load:  # refreshing an object already in hand
         return
+    if not any(getattr(m.class_, "__soft_delete__", False) for m in state.all_mappers):
+        return  # nothing soft-deletable in this statement (other models of the process pay nothing)
     criteria = _soft_delete_criteria()
     if criteria:
         state.statement = state.statement.options(*criteria)

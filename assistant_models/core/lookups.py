@@ -246,6 +246,11 @@ class Resolver:
             value = self.expression(value)
             if value is None:
                 return None
+        elif SEP not in field_path and value is not None and not isinstance(value, sa.sql.ClauseElement):
+            from assistant_models.core.base import lookup_value
+
+            name = str(sa.inspect(self.model).primary_key[0].key) if field_path == "pk" else field_path
+            value = lookup_value(self.model, name, lookup, value, path)
         try:
             return LOOKUPS[lookup](col, value)
         except (TypeError, ValueError) as exc:

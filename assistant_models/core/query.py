@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload, load_only, selectinload
+from sqlalchemy.sql.elements import ClauseElement
 
 from assistant_models.core import writes
+from assistant_models.core.base import lookup_value
 from assistant_models.core.context import current_session
 from assistant_models.core.events import HANDLED, INCLUDE_DELETED, install
 from assistant_models.core.inserts import insert_one
-from assistant_models.core.lookups import JoinPlan, Q, Resolver, apply_joins
+from assistant_models.core.lookups import F, JoinPlan, Q, Resolver, apply_joins
 from assistant_models.core.pagination import CursorPage, Page, cursor_paginate, paginate
 from assistant_models.core.persistence import translating
 from assistant_models.core.statements import LRU, bound_filter, filter_token
@@ -217,11 +219,10 @@ class QuerySet(Generic[M]):
         handled = self._visibility != LIVE or not self._options
         return {INCLUDE_DELETED: self._visibility != LIVE, HANDLED: handled}
 
-    def _execute(self, stmt: Any) -> Any:
+    def _execute(self, stmt: Any, extra: dict[str, Any] | None = None) -> Any:
+        params = {**self._params, **extra} if extra else self._params
         with translating():
-            return self.session.execute(
-                stmt, self._params or None, execution_options=self._visibility_options()
-            )
+            return self.session.execute(stmt, params or None, execution_options=self._visibility_options())
 
     # -- refinements ----------------------------------------------------------------------
 
@@ -419,6 +420,9 @@ class QuerySet(Generic[M]):
             Model.DoesNotExist: No row matched.
             Model.MultipleObjectsReturned: More than one row matched.
         """
+        key = self._key_lookup(args, kwargs)
+        if key is not None:
+            return self._get_by_key(key)
         qs = self.filter(*args, **kwargs) if args or kwargs else self
         if qs._limit is None:
             qs = qs[:2]  # two rows tell "one" from "many"
@@ -428,6 +432,29 @@ class QuerySet(Generic[M]):
         if len(rows) > 1:
             raise self.model.MultipleObjectsReturned(f"more than one {self.model.__name__} matched")
         return rows[0]
+
+    def _key_lookup(self, args: tuple[Q, ...], kwargs: dict[str, Any]) -> Any:
+        """Return the key value of a plain ``get(pk=...)`` on an unrefined QuerySet, else ``None``."""
+        if args or len(kwargs) != 1 or self._shape != () or self._where or self._options or self._distinct:
+            return None
+        if self._limit is not None or self._offset or self._for_update is not None:
+            return None
+        (name, value), pk = next(iter(kwargs.items())), self.model.__mapper__.primary_key[0].key  # type: ignore[attr-defined]
+        if name not in ("pk", pk) or value is None or isinstance(value, (F, ClauseElement)):
+            return None
+        return lookup_value(self.model, pk, "exact", value, name)
+
+    def _get_by_key(self, key: Any) -> M:
+        """Load one row by key with the model's cached key statement: the hot path of ``get(pk=...)``."""
+        stmt = self._cached("get", self._key_statement)
+        row: M | None = self._execute(stmt, {"am_key": key}).scalars().first()
+        if row is None:
+            raise self.model.DoesNotExist(f"{self.model.__name__} matching the query does not exist")
+        return row
+
+    def _key_statement(self) -> Any:
+        pk = self.model.__mapper__.primary_key[0]  # type: ignore[attr-defined]
+        return self._statement().where(pk == sa.bindparam("am_key", type_=pk.type))
 
     def first(self) -> M | None:
         """Return the first row (by the ordering, else by key), or ``None``."""

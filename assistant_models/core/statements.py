@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ClauseElement
 
+from assistant_models.core.base import lookup_value
 from assistant_models.core.lookups import SEP, F, Resolver
 from assistant_models.exceptions import ValidationError
 
@@ -166,6 +167,9 @@ def bound_filter(
         _CONDITIONS.put(key, condition)
     params: dict[str, Any] = {}
     items = sorted(kwargs.items())
-    for (_field, lookup, marker), name, (path, value) in zip(token[1:], names, items, strict=True):
+    for (field, lookup, marker), name, (path, value) in zip(token[1:], names, items, strict=True):
+        if marker == "v" or marker == "seq":
+            key = model.__mapper__.primary_key[0].key if field == "pk" else field
+            value = lookup_value(model, key, lookup, value, path)
         params.update(_value(lookup, name, marker, value, path, model.__name__))
     return condition, params

@@ -140,15 +140,26 @@ def _audit_insert(model: type[Any], upd: Any, fields: list[str]) -> Any:
     return audit.insert().from_select(cols, rows).cte("am_audit")
 
 
-def _update_statement(model: type[Any], old: Any, clause: dict[str, Any], source: Any) -> Any:
-    """Build ``UPDATE ... FROM old RETURNING``, with the audit insert as a CTE for audited models."""
+def _update_statement(
+    model: type[Any], old: Callable[[], Any], clause: dict[str, Any], source: Any, where: Any
+) -> Any:
+    """Build the UPDATE statement of a set-based write.
+
+    Audited models get ``UPDATE ... FROM old RETURNING`` with the audit insert as a
+    CTE; the others a plain ``UPDATE ... WHERE ... RETURNING`` when ``where`` is given.
+    """
     table, pk = model.__table__, _pk(model)
-    old_cte = old.cte("am_old")
+    fields = [f for f in clause if f not in ("version", "updated_at", *model.__audit_exclude__)]
+    audited = getattr(model, "__audited__", False) and bool(fields)
+    if not audited and where is not None:
+        return (
+            sa.update(table).where(*where()).values(clause).returning(pk).execution_options(**OWN_VISIBILITY)
+        )
+    old_cte = old().cte("am_old")
     stmt = sa.update(table).where(pk == old_cte.c.am_pk).values(clause)
     if source is not None:
         stmt = stmt.where(pk == source.c.am_pk)
-    fields = [f for f in clause if f not in ("version", "updated_at", *model.__audit_exclude__)]
-    if not (getattr(model, "__audited__", False) and fields):
+    if not audited:
         return stmt.returning(pk).execution_options(**OWN_VISIBILITY)
     upd = stmt.returning(
         pk.label("am_pk"),
@@ -167,6 +178,7 @@ def run_update(
     source: Any = None,
     params: dict[str, Any] | None = None,
     key: tuple[Any, ...] | None = None,
+    where: Callable[[], Any] | None = None,
 ) -> list[Any]:
     """Run ``UPDATE ... FROM old`` (and the audit insert) and return the updated keys.
 
@@ -177,16 +189,20 @@ def run_update(
         source: An extra FROM (e.g. VALUES) the clause refers to, joined on the key.
         params: Bound values of ``clause``.
         key: Cache key of the statement's shape; ``None`` builds it afresh.
+        where: Builds the QuerySet's own conditions, when it joins nothing: then a
+            model that is not audited gets a plain UPDATE, with no lock-and-compare CTE.
     """
     stmt = _UPDATES.get(key) if key is not None else None
     if stmt is None:
-        stmt = _update_statement(qs.model, old(), clause, source)
+        stmt = _update_statement(qs.model, old, clause, source, where)
         if key is not None:
             _UPDATES.put(key, stmt)
     bound = {**qs._params, ACTOR_PARAM: current_actor(), **(params or {})}
+    session = qs.session
     with translating():
-        qs.session.flush()
-        return list(qs.session.execute(stmt, bound).scalars())
+        session.flush()
+        # a Core statement: the session's connection runs it without the ORM's execution layer
+        return list(session.connection().execute(stmt, bound).scalars())
 
 
 def _old_select(qs: QuerySet[Any], fields: Sequence[str]) -> Any:
@@ -216,7 +232,8 @@ def update(qs: QuerySet[Any], values: dict[str, Any]) -> int:
         clause, params = _bound_set_clause(qs.model, values)
         key = (*shape, tuple(sorted(values)))
     fields = [f for f in clause if f not in ("version", "updated_at")]
-    keys = run_update(qs, lambda: _old_select(qs, fields), clause, params=params, key=key)
+    where = None if qs._plan.joins else qs._conditions
+    keys = run_update(qs, lambda: _old_select(qs, fields), clause, params=params, key=key, where=where)
     _expire(qs, keys, list(clause))
     return len(keys)
 
@@ -237,7 +254,8 @@ def delete(qs: QuerySet[Any], hard: bool) -> int:
         live = qs.filter(deleted_at__isnull=True)
         clause = _bump(qs.model, {"deleted_at": sa.func.now()})
         shape = live._cache_key("soft_delete")
-        keys = run_update(live, lambda: _old_select(live, ["deleted_at"]), clause, key=shape)
+        where = None if live._plan.joins else live._conditions
+        keys = run_update(live, lambda: _old_select(live, ["deleted_at"]), clause, key=shape, where=where)
         _expire(qs, keys, list(clause))
         return len(keys)
     return _hard_delete(qs)
