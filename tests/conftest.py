@@ -1,10 +1,11 @@
 """The suite uses the package's own pytest plugin, exactly as an application would."""
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 
 pytest_plugins = ["assistant_models.testing.plugin"]
 
@@ -27,3 +28,31 @@ def scratch_url(database) -> Iterator[str]:
         with server.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         server.dispose()
+
+
+@pytest.fixture
+def record_sql(db_session) -> Callable[[], AbstractContextManager[list[str]]]:
+    """Return a context manager that collects the SQL the test's connection sends inside it."""
+
+    @contextmanager
+    def record() -> Iterator[list[str]]:
+        sent: list[str] = []
+        conn = db_session.connection()
+
+        def collect(_conn, _cursor, statement, *_rest) -> None:
+            sent.append(statement)
+
+        event.listen(conn, "before_cursor_execute", collect)
+        try:
+            yield sent
+        finally:
+            event.remove(conn, "before_cursor_execute", collect)
+
+    return record
+
+
+@pytest.fixture
+def statements(record_sql) -> Iterator[list[str]]:
+    """Collect every SQL statement the test sends, from this point to its end."""
+    with record_sql() as sent:
+        yield sent

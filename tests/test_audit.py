@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -51,22 +49,6 @@ class Trail:
         (log,) = fresh
         assert (log.table_name, log.row_id) == (self.table, str(self.row_id))
         return log
-
-
-@contextmanager
-def _statements(session: Session) -> Iterator[list[str]]:
-    """Collect the SQL sent on the session's connection inside the block."""
-    seen: list[str] = []
-    conn = session.connection()
-
-    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        seen.append(statement)
-
-    event.listen(conn, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(conn, "before_cursor_execute", record)
 
 
 def _secret_in_audit(session: Session, secret: str) -> int:
@@ -364,10 +346,10 @@ def test_rolled_back_transaction_leaves_no_audit_row_in_the_database(database: D
 # ------------------------------------------------------------------ append-only
 
 
-def test_audit_row_cannot_be_changed_through_the_orm(db_session: Session) -> None:
+def test_audit_row_cannot_be_changed_through_the_orm(db_session: Session, record_sql) -> None:
     (log,) = _trail("tasks", Task.objects.enqueue("x").id)
     log.action = "delete"  # type: ignore[assignment]
-    with _statements(db_session) as sent:
+    with record_sql() as sent:
         with pytest.raises(ValidationError) as caught:
             db_session.flush()
         assert sent == []
@@ -377,11 +359,11 @@ def test_audit_row_cannot_be_changed_through_the_orm(db_session: Session) -> Non
     assert caught.value.fields == ["audit_logs"]
 
 
-def test_audit_row_cannot_be_deleted_through_the_orm(db_session: Session) -> None:
+def test_audit_row_cannot_be_deleted_through_the_orm(db_session: Session, record_sql) -> None:
     task = Task.objects.enqueue("x")
     (log,) = _trail("tasks", task.id)
     db_session.delete(log)
-    with _statements(db_session) as sent, pytest.raises(ValidationError) as caught:
+    with record_sql() as sent, pytest.raises(ValidationError) as caught:
         db_session.flush()
     assert sent == []
     assert caught.value.fields == ["audit_logs"]
@@ -390,10 +372,12 @@ def test_audit_row_cannot_be_deleted_through_the_orm(db_session: Session) -> Non
 
 
 @pytest.mark.parametrize("write", ["update", "delete", "hard delete"])
-def test_audit_rows_cannot_be_changed_by_set_based_writes(db_session: Session, write: str) -> None:
+def test_audit_rows_cannot_be_changed_by_set_based_writes(
+    db_session: Session, write: str, record_sql
+) -> None:
     (log,) = _trail("tasks", Task.objects.enqueue("x").id)
     rows = AuditLog.objects.filter(pk=log.id)
-    with _statements(db_session) as sent, pytest.raises(ValidationError), db_session.begin_nested():
+    with record_sql() as sent, pytest.raises(ValidationError), db_session.begin_nested():
         if write == "update":
             rows.update(action="delete")
         else:

@@ -4,7 +4,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 
 from assistant_models import (
@@ -39,19 +38,6 @@ def tasks(db_session, people):
         Task.objects.enqueue(title, priority=prio, assignee_id=people[who].id if who else None)
         for title, prio, who in spec
     ]
-
-
-@pytest.fixture
-def statements(db_session):
-    sent: list[str] = []
-
-    def record(conn, cursor, statement, params, context, executemany):
-        sent.append(statement)
-
-    engine = db_session.get_bind().engine
-    event.listen(engine, "before_cursor_execute", record)
-    yield sent
-    event.remove(engine, "before_cursor_execute", record)
 
 
 def titles(qs) -> list[str]:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from assistant_models.core.audit import REDACTED
@@ -30,22 +27,6 @@ def _user(password: str = PASSWORD, **fields: object) -> User:
     fields.setdefault("email", f"{tag}@example.com")
     fields.setdefault("username", tag)
     return User.objects.create_user(password=password, **fields)  # type: ignore[arg-type]
-
-
-@contextmanager
-def _statements(session: Session) -> Iterator[list[str]]:
-    """Collect the SQL sent on the session's connection inside the block."""
-    seen: list[str] = []
-    conn = session.connection()
-
-    def record(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        seen.append(statement)
-
-    event.listen(conn, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(conn, "before_cursor_execute", record)
 
 
 # ------------------------------------------------------------------ uniqueness
@@ -129,8 +110,8 @@ def test_failed_restore_writes_no_further_change_or_audit_row(db_session: Sessio
 # ------------------------------------------------------------------ validation
 
 
-def test_invalid_user_lists_every_bad_field_before_any_sql(db_session: Session) -> None:
-    with _statements(db_session) as sent:
+def test_invalid_user_lists_every_bad_field_before_any_sql(db_session: Session, record_sql) -> None:
+    with record_sql() as sent:
         with pytest.raises(ValidationError) as caught:
             User.objects.create_user(
                 email="not-an-email",
@@ -179,9 +160,11 @@ def test_invalid_email_set_on_a_saved_user_is_refused_at_flush(db_session: Sessi
     db_session.expire(user)
 
 
-def test_update_refuses_invalid_email_username_and_avatar_url_before_any_sql(db_session: Session) -> None:
+def test_update_refuses_invalid_email_username_and_avatar_url_before_any_sql(
+    db_session: Session, record_sql
+) -> None:
     user = _user()
-    with _statements(db_session) as sent, pytest.raises(ValidationError) as caught:
+    with record_sql() as sent, pytest.raises(ValidationError) as caught:
         User.objects.filter(pk=user.id).update(email="nope", username="a b", avatar_url="ftp://x")
     assert set(caught.value.fields) == {"email", "username", "avatar_url"}
     assert sent == []

@@ -1,24 +1,9 @@
 """Validation runs on every write path, before any SQL is sent."""
 
 import pytest
-from sqlalchemy import event
 
 from assistant_models import FieldError, ValidationError
 from assistant_models.models import Task, User
-
-
-@pytest.fixture
-def statements(db_session):
-    """Record every SQL statement sent while the test runs."""
-    sent: list[str] = []
-
-    def record(conn, cursor, statement, params, context, executemany):
-        sent.append(statement)
-
-    engine = db_session.get_bind().engine
-    event.listen(engine, "before_cursor_execute", record)
-    yield sent
-    event.remove(engine, "before_cursor_execute", record)
 
 
 def test_constructor_lists_every_bad_field(db_session):
