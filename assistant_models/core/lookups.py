@@ -19,16 +19,49 @@ from sqlalchemy.orm import Mapper, RelationshipProperty, aliased
 
 from assistant_models.exceptions import FieldError, ValidationError
 
-__all__ = ["LOOKUPS", "F", "JoinPlan", "Q", "Resolver", "apply_joins"]
+__all__ = ["LOOKUPS", "TEXT_LOOKUPS", "F", "JoinPlan", "Q", "Resolver", "apply_joins", "like", "like_pattern"]
 
 SEP = "__"
 
 
-def _like(method: str) -> Callable[[Any, Any], Any]:
+ESCAPE = "/"
+#: Text lookups: pattern before, pattern after, case-insensitive.
+TEXT_LOOKUPS = {
+    "contains": ("%", "%", False),
+    "icontains": ("%", "%", True),
+    "startswith": ("", "%", False),
+    "istartswith": ("", "%", True),
+    "endswith": ("%", "", False),
+    "iendswith": ("%", "", True),
+}
+
+
+def escape_like(value: str) -> str:
+    """Return ``value`` with LIKE's wildcards escaped, so it matches literally."""
+    return value.replace(ESCAPE, ESCAPE * 2).replace("%", ESCAPE + "%").replace("_", ESCAPE + "_")
+
+
+def text_column(col: Any) -> Any:
+    """Return ``col`` as text: itself for text columns, else ``CAST(col AS TEXT)`` (as Django does)."""
+    return col if isinstance(col.type, sa.String) else sa.cast(col, sa.Text)
+
+
+def like(col: Any, lookup: str, pattern: Any) -> Any:
+    """Return the LIKE/ILIKE condition of a text lookup; ``pattern`` is already escaped and wrapped."""
+    target = text_column(col)
+    insensitive = TEXT_LOOKUPS[lookup][2]
+    return target.ilike(pattern, escape=ESCAPE) if insensitive else target.like(pattern, escape=ESCAPE)
+
+
+def like_pattern(lookup: str, value: Any) -> str:
+    """Return the escaped LIKE pattern of a text lookup's value."""
+    before, after, _ = TEXT_LOOKUPS[lookup]
+    return f"{before}{escape_like(str(value))}{after}"
+
+
+def _like(lookup: str) -> Callable[[Any, Any], Any]:
     def build(col: Any, value: Any) -> Any:
-        if not isinstance(value, str):
-            value = str(value)
-        return getattr(col, method)(value, autoescape=True)
+        return like(col, lookup, sa.literal(like_pattern(lookup, value), sa.String()))
 
     return build
 
@@ -36,7 +69,7 @@ def _like(method: str) -> Callable[[Any, Any], Any]:
 def _iexact(col: Any, value: Any) -> Any:
     if value is None:
         return col.is_(None)
-    return sa.func.lower(col) == sa.func.lower(sa.literal(str(value), sa.String))
+    return sa.func.lower(text_column(col)) == sa.func.lower(sa.literal(str(value), sa.String))
 
 
 def _in(col: Any, value: Any) -> Any:
@@ -67,12 +100,7 @@ def _exact(col: Any, value: Any) -> Any:
 LOOKUPS: dict[str, Callable[[Any, Any], Any]] = {
     "exact": _exact,
     "iexact": _iexact,
-    "contains": _like("contains"),
-    "icontains": _like("icontains"),
-    "startswith": _like("startswith"),
-    "istartswith": _like("istartswith"),
-    "endswith": _like("endswith"),
-    "iendswith": _like("iendswith"),
+    **{name: _like(name) for name in TEXT_LOOKUPS},
     "in": _in,
     "gt": operator.gt,
     "gte": operator.ge,
@@ -234,27 +262,38 @@ class Resolver:
             return head, last
         return path, "exact"
 
-    def condition(self, path: str, value: Any) -> Any:
-        """Return the SQL condition for one ``path=value`` keyword, or ``None`` on a problem."""
+    def condition(self, path: str, value: Any, keep_nulls: bool = False) -> Any:
+        """Return the SQL condition for one ``path=value`` keyword, or ``None`` on a problem.
+
+        Args:
+            path: ``field__lookup`` (relations allowed).
+            value: The lookup's value.
+            keep_nulls: The condition will be negated: rows whose column is NULL (or
+                whose relation is missing) must not match it, as in Django's ``exclude``.
+        """
         field_path, lookup = self.split_lookup(path)
         col = self.column(field_path)
         if col is None:
             return None
         if isinstance(value, str) and "\x00" in value:
             raise ValidationError.single(path, "cannot contain NUL (\\x00) characters", self.model.__name__)
+        if value is None and lookup not in ("exact", "iexact", "isnull"):
+            raise ValidationError.single(path, f"{lookup} lookup cannot take None", self.model.__name__)
         if isinstance(value, F):
             value = self.expression(value)
             if value is None:
                 return None
-        elif SEP not in field_path and value is not None and not isinstance(value, sa.sql.ClauseElement):
+        elif value is not None and not isinstance(value, sa.sql.ClauseElement):
             from assistant_models.core.base import lookup_value
 
-            name = str(sa.inspect(self.model).primary_key[0].key) if field_path == "pk" else field_path
-            value = lookup_value(self.model, name, lookup, value, path)
+            value = lookup_value(col.property.parent.class_, col.key, lookup, value, path)
         try:
-            return LOOKUPS[lookup](col, value)
+            cond = LOOKUPS[lookup](col, value)
         except (TypeError, ValueError) as exc:
             raise ValidationError.single(path, f"{lookup} lookup {exc}", self.model.__name__) from None
+        if keep_nulls and lookup != "isnull" and value is not None and (SEP in field_path or nullable(col)):
+            cond = sa.and_(cond, col.is_not(None))
+        return cond
 
     def expression(self, ref: F) -> Any:
         """Compile an :class:`F` reference (or arithmetic on references) to SQL."""
@@ -264,16 +303,17 @@ class Resolver:
             return None if lhs is None or rhs is None else ref.op(lhs, rhs)
         return self.column(ref.name)
 
-    def q(self, node: Q) -> Any:
-        """Compile a :class:`Q` tree to SQL."""
-        parts = [self.q(c) if isinstance(c, Q) else self.condition(*c) for c in node.children]
+    def q(self, node: Q, negated: bool = False) -> Any:
+        """Compile a :class:`Q` tree to SQL; ``None`` for an empty tree (it adds no condition)."""
+        inside = negated or node.negated
+        parts = [
+            self.q(c, inside) if isinstance(c, Q) else self.condition(*c, keep_nulls=inside)
+            for c in node.children
+        ]
         parts = [p for p in parts if p is not None]
         if not parts:
-            combined: Any = sa.true()
-        elif node.connector == Q.OR:
-            combined = sa.or_(*parts)
-        else:
-            combined = sa.and_(*parts)
+            return None
+        combined = sa.or_(*parts) if node.connector == Q.OR else sa.and_(*parts)
         return sa.not_(combined) if node.negated else combined
 
     def ordering(self, name: str) -> Any:
@@ -289,6 +329,12 @@ class Resolver:
         if self.problems:
             problems, self.problems = self.problems, []
             raise FieldError(problems, self.model.__name__)
+
+
+def nullable(col: Any) -> bool:
+    """Return whether a mapped column attribute may hold NULL."""
+    columns = getattr(getattr(col, "property", None), "columns", None)
+    return bool(columns[0].nullable) if columns else True
 
 
 def apply_joins(stmt: Any, plan: JoinPlan) -> Any:

@@ -111,6 +111,7 @@ class QuerySet(Generic[M]):
         self._options: tuple[Any, ...] = ()
         self._for_update: dict[str, Any] | None = None
         self._search: tuple[str, Any] | None = None
+        self._rank_ascending = False
         self._result_cache: list[M] | None = None
         self._keeps_rows = True
         self._shape: tuple[Any, ...] | None = ()
@@ -195,7 +196,8 @@ class QuerySet(Generic[M]):
         if conds:
             stmt = stmt.where(*conds)
         if self._search is not None and ordered:
-            stmt = stmt.order_by(self._search[1].desc())
+            rank = self._search[1]
+            stmt = stmt.order_by(rank.asc() if self._rank_ascending else rank.desc())
         if ordered and self._order_sql:
             stmt = stmt.order_by(*self._order_sql)
         if self._distinct:
@@ -230,8 +232,17 @@ class QuerySet(Generic[M]):
         """Return a copy of this QuerySet."""
         return self._chain()
 
+    def _refuse_sliced(self, what: str) -> None:
+        if self._limit is not None or self._offset:
+            raise ValidationError.single(
+                "slice", f"cannot {what} a QuerySet once it is sliced", self.model.__name__
+            )
+
     def _filtered(self, args: Sequence[Q], kwargs: dict[str, Any], negate: bool) -> Self:
+        self._refuse_sliced("filter")
         clone = self._chain()
+        if not args and not kwargs:
+            return clone
         resolver = clone._resolver()
         token = None if args or self._shape is None else filter_token(resolver, kwargs, negate)
         if token is not None:
@@ -246,8 +257,10 @@ class QuerySet(Generic[M]):
         for arg in args:
             if not isinstance(arg, Q):
                 raise TypeError(f"filter() takes Q objects and keywords, not {type(arg).__name__}")
-        cond = resolver.q(node)
+        cond = resolver.q(node, negated=negate)
         resolver.check()
+        if cond is None:  # an empty Q adds no condition
+            return clone
         clone._where = (*self._where, sa.not_(cond) if negate else cond)
         return clone
 
@@ -265,6 +278,7 @@ class QuerySet(Generic[M]):
         The escape hatch for what lookups cannot say. Unlike :meth:`filter` it does not
         guard secret fields: the caller writes the SQL and owns it.
         """
+        self._refuse_sliced("filter")
         clone = self._chain()
         clone._where = (*self._where, *conditions)
         clone._shape = None
@@ -283,6 +297,7 @@ class QuerySet(Generic[M]):
 
     def order_by(self, *fields: str) -> Self:
         """Return the rows ordered by ``fields`` (``"-priority"`` for descending); replaces earlier orders."""
+        self._refuse_sliced("reorder")
         clone = self._chain()
         resolver = clone._resolver()
         clone._order_sql = tuple(resolver.ordering(f) for f in fields)
@@ -291,9 +306,13 @@ class QuerySet(Generic[M]):
         return clone
 
     def reverse(self) -> Self:
-        """Return the rows in the opposite order."""
+        """Return the rows in the opposite order (a search's rank order too)."""
+        self._refuse_sliced("reverse")
         flipped = [f[1:] if f.startswith("-") else f"-{f}" for f in self._order or ("pk",)]
-        return self.order_by(*flipped)
+        clone = self.order_by(*flipped)
+        if self._search is not None:
+            clone._rank_ascending = not self._rank_ascending
+        return clone
 
     def distinct(self) -> Self:
         """Return only distinct rows."""
@@ -303,10 +322,10 @@ class QuerySet(Generic[M]):
 
     def only(self, *fields: str) -> Self:
         """Load only ``fields`` (and the key) now; the rest load on first access."""
-        resolver = self._resolver()
+        clone = self._chain()  # resolve on the copy: its joins must not reach this QuerySet
+        resolver = clone._resolver()
         cols = [resolver.column(f, purpose="load") for f in fields]
         resolver.check()
-        clone = self._chain()
         clone._options = (*self._options, load_only(*cols))
         return clone
 
@@ -377,7 +396,12 @@ class QuerySet(Generic[M]):
         if isinstance(key, int):
             if key < 0:
                 raise ValidationError.single("index", "negative indexing is not supported")
-            return self[key : key + 1].get()
+            rows = self._result_cache if self._result_cache is not None else self[key : key + 1]._fetch()
+            if self._result_cache is not None:
+                rows = rows[key : key + 1]
+            if not rows:
+                raise IndexError(f"{self.model.__name__} QuerySet index {key} out of range")
+            return rows[0]
         if key.step not in (None, 1) or (key.start or 0) < 0 or (key.stop is not None and key.stop < 0):
             raise ValidationError.single("slice", "only non-negative slices without a step are supported")
         clone = self._chain()
@@ -462,8 +486,11 @@ class QuerySet(Generic[M]):
         return next(iter(qs[:1]._fetch()), None)
 
     def last(self) -> M | None:
-        """Return the last row (by the ordering, else by key), or ``None``."""
-        return self.reverse().first() if self._order else self.order_by("-pk").first()
+        """Return the last row (by the ordering, else by key), or ``None``; of a slice, its last row."""
+        if self._limit is not None or self._offset:
+            rows = self._fetch() if self._order or self._search else self.order_by("pk")._fetch()
+            return rows[-1] if rows else None
+        return self.reverse().first() if self._order or self._search else self.order_by("-pk").first()
 
     def exists(self) -> bool:
         """Return whether any row matches."""
@@ -484,33 +511,39 @@ class QuerySet(Generic[M]):
             return sa.select(sa.func.count()).select_from(inner.subquery())
         return inner.with_only_columns(sa.func.count(), maintain_column_froms=True)
 
-    def _columns(self, fields: Sequence[str]) -> tuple[list[str], list[Any]]:
-        resolver = self._resolver()
+    def _columns(self, fields: Sequence[str]) -> tuple[Self, list[str], list[Any]]:
+        """Resolve ``fields`` on a copy (their joins must not reach this QuerySet) and return it too."""
+        clone = self._chain()
+        resolver = clone._resolver()
         names = list(fields) or list(self.model.model_fields)
         if not fields:
             names = [n for n in names if n not in self.model.__secret_fields__]
         cols = [resolver.column(n, purpose="select") for n in names]
         resolver.check()
-        return names, cols
+        return clone, names, cols
 
     def values(self, *fields: str) -> list[dict[str, Any]]:
         """Return the rows as dicts of ``fields`` (paths allowed; all but secrets by default)."""
-        names, cols = self._columns(fields)
-        stmt = self._statement(*[c.label(n) for c, n in zip(cols, names, strict=True)])
-        return [dict(row) for row in self._execute(stmt).mappings()]
+        clone, names, cols = self._columns(fields)
+        stmt = clone._statement(*[c.label(n) for c, n in zip(cols, names, strict=True)])
+        return [dict(row) for row in clone._execute(stmt).mappings()]
 
     def values_list(self, *fields: str, flat: bool = False) -> list[Any]:
         """Return the rows as tuples of ``fields``, or single values with ``flat=True``."""
         if flat and len(fields) != 1:
             raise ValidationError.single("flat", "needs exactly one field")
-        _names, cols = self._columns(fields)
-        rows = self._execute(self._statement(*cols))
+        clone, _names, cols = self._columns(fields)
+        rows = clone._execute(clone._statement(*cols))
         return list(rows.scalars()) if flat else [tuple(r) for r in rows]
 
     def in_bulk(self, id_list: Sequence[Any] | None = None, field_name: str = "pk") -> dict[Any, M]:
-        """Return a dict of rows keyed by ``field_name``; only ``id_list`` keys if given."""
+        """Return a dict of rows keyed by ``field_name`` (a unique field); only ``id_list`` keys if given."""
+        mapper = sa.inspect(self.model)
+        key = str(mapper.primary_key[0].key) if field_name == "pk" else field_name
+        attr = mapper.column_attrs.get(key)
+        if attr is None or not (attr.columns[0].primary_key or attr.columns[0].unique):
+            raise FieldError([f"in_bulk() needs a unique field, not {field_name!r}"], self.model.__name__)
         qs = self if id_list is None else self.filter(**{f"{field_name}__in": list(id_list)})
-        key = self.model.__mapper__.primary_key[0].key if field_name == "pk" else field_name  # type: ignore[attr-defined]
         return {getattr(obj, key): obj for obj in qs}
 
     def iterator(self, chunk_size: int = 1000) -> Iterator[M]:
@@ -519,12 +552,28 @@ class QuerySet(Generic[M]):
         yield from self._execute(stmt).scalars()
 
     def aggregate(self, **aggregates: Aggregate) -> dict[str, Any]:
-        """Return aggregate values over the matching rows (``total=Count("pk")``)."""
-        resolver = self._resolver()
+        """Return aggregate values over the matching rows (``total=Count("pk")``); a slice's rows only."""
+        clone = self._chain()
+        if self._limit is not None or self._offset:
+            return clone._aggregate_slice(aggregates)
+        resolver = clone._resolver()
         cols = [(name, agg.compile(resolver)) for name, agg in aggregates.items()]
         resolver.check()
-        inner = self._statement(*[c.label(n) for n, c in cols], ordered=False, limited=False)
-        return dict(self._execute(inner).mappings().one())
+        inner = clone._statement(*[c.label(n) for n, c in cols], ordered=False, limited=False)
+        return dict(clone._execute(inner).mappings().one())
+
+    def _aggregate_slice(self, aggregates: dict[str, Aggregate]) -> dict[str, Any]:
+        rows = self._statement().subquery()
+        mapper, problems, cols = sa.inspect(self.model), [], []
+        for name, agg in aggregates.items():
+            key = str(mapper.primary_key[0].key) if agg.field == "pk" else agg.field
+            if key not in mapper.column_attrs or key in self.model.__secret_fields__:
+                problems.append(f"{agg.field!r}: aggregates over a slice take the model's own fields")
+                continue
+            cols.append(agg.function(rows.c[mapper.column_attrs[key].columns[0].name]).label(name))
+        if problems:
+            raise FieldError(problems, self.model.__name__)
+        return dict(self._execute(sa.select(*cols).select_from(rows)).mappings().one())
 
     def explain(self, analyze: bool = False) -> str:
         """Return PostgreSQL's plan for this QuerySet (``EXPLAIN [ANALYZE]``)."""

@@ -20,21 +20,20 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ClauseElement
 
 from assistant_models.core.base import lookup_value
-from assistant_models.core.lookups import SEP, F, Resolver
+from assistant_models.core.lookups import (
+    SEP,
+    TEXT_LOOKUPS,
+    F,
+    Resolver,
+    like,
+    like_pattern,
+    nullable,
+    text_column,
+)
 from assistant_models.exceptions import ValidationError
 
 __all__ = ["LRU", "bound_filter"]
 
-_PLAIN = (str, int, float, bool, bytes)
-_ESCAPE = "/"
-_LIKE = {
-    "contains": ("%", "%", False),
-    "icontains": ("%", "%", True),
-    "startswith": ("", "%", False),
-    "istartswith": ("", "%", True),
-    "endswith": ("%", "", False),
-    "iendswith": ("%", "", True),
-}
 _COMPARE = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
 
 
@@ -69,10 +68,6 @@ class LRU:
 _CONDITIONS = LRU(2048)
 
 
-def _escape_like(value: str) -> str:
-    return value.replace(_ESCAPE, _ESCAPE * 2).replace("%", _ESCAPE + "%").replace("_", _ESCAPE + "_")
-
-
 def _marker(lookup: str, value: Any) -> Hashable | None:
     """Return the part of a value that shapes the SQL, or ``None`` if the value cannot be bound."""
     if isinstance(value, (F, ClauseElement)):
@@ -80,7 +75,7 @@ def _marker(lookup: str, value: Any) -> Hashable | None:
     if lookup == "isnull":
         return value if isinstance(value, bool) else None
     if value is None:
-        return "null" if lookup in ("exact", "iexact") else None
+        return "null" if lookup in ("exact", "iexact") else None  # others: the slow path refuses None
     if lookup in ("in", "range"):
         return "seq" if isinstance(value, Iterable) and not isinstance(value, (str, bytes, Mapping)) else None
     return "v"
@@ -107,10 +102,9 @@ def _bound(col: Any, lookup: str, name: str, marker: Hashable) -> Any:
     if lookup == "exact":
         return col == sa.bindparam(name, type_=col.type)
     if lookup == "iexact":
-        return sa.func.lower(col) == sa.func.lower(sa.bindparam(name, type_=sa.String()))
-    if lookup in _LIKE:
-        pattern = sa.bindparam(name, type_=sa.String())
-        return col.ilike(pattern, escape=_ESCAPE) if _LIKE[lookup][2] else col.like(pattern, escape=_ESCAPE)
+        return sa.func.lower(text_column(col)) == sa.func.lower(sa.bindparam(name, type_=sa.String()))
+    if lookup in TEXT_LOOKUPS:
+        return like(col, lookup, sa.bindparam(name, type_=sa.String()))
     if lookup == "in":
         return col.in_(sa.bindparam(name, expanding=True, type_=col.type))
     if lookup == "range":
@@ -126,9 +120,8 @@ def _value(lookup: str, name: str, marker: Hashable, value: Any, path: str, mode
         return {}
     if lookup == "iexact":
         return {name: str(value)}
-    if lookup in _LIKE:
-        before, after, _ = _LIKE[lookup]
-        return {name: f"{before}{_escape_like(str(value))}{after}"}
+    if lookup in TEXT_LOOKUPS:
+        return {name: like_pattern(lookup, value)}
     if lookup == "in":
         return {name: list(value)}
     if lookup == "range":
@@ -157,9 +150,13 @@ def bound_filter(
     condition: Any = _CONDITIONS.get(key)
     if condition is None:
         parts: list[Any] = []
+        negated = token[0] == "exclude"
         for (field, lookup, marker), name in zip(token[1:], names, strict=True):
             col = resolver.column(field)
-            parts.append(None if col is None else _bound(col, lookup, name, marker))
+            cond = None if col is None else _bound(col, lookup, name, marker)
+            if negated and cond is not None and lookup != "isnull" and marker != "null" and nullable(col):
+                cond = sa.and_(cond, col.is_not(None))  # Django's exclude keeps rows whose field is NULL
+            parts.append(cond)
         resolver.check()
         condition = sa.and_(*parts) if len(parts) > 1 else parts[0]
         if token[0] == "exclude":
