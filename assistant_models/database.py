@@ -27,6 +27,7 @@ from sqlalchemy.pool import NullPool, QueuePool
 from assistant_models import _embedded, _migrations, _urls
 from assistant_models._settings import EngineSettings
 from assistant_models.core.context import bind_session, get_current_session, unbind_session
+from assistant_models.core.types import json_dumps
 from assistant_models.exceptions import translate
 
 __all__ = ["Database", "HealthReport", "PoolStats"]
@@ -153,6 +154,7 @@ class Database:
             echo=echo,
             pool_pre_ping=True,
             hide_parameters=True,
+            json_serializer=json_dumps,  # JSON columns take what pydantic's JSON mode takes
             pool_size=settings.pool_size,
             max_overflow=settings.max_overflow,
             pool_timeout=settings.pool_timeout,

@@ -22,7 +22,7 @@ from sqlmodel.main import finish_init  # type: ignore[attr-defined]
 
 from assistant_models.exceptions import MultipleObjectsReturned, NotFoundError, ValidationError
 
-__all__ = ["AssistantModel", "field_adapter", "lookup_value", "metadata", "validate_fields"]
+__all__ = ["AssistantModel", "field_adapter", "lookup_value", "metadata", "refuse_nulls", "validate_fields"]
 
 #: Key in SQLAlchemy's per-instance ``info`` of the values the constructor validated.
 VALIDATED = "assistant_models_validated"
@@ -48,6 +48,19 @@ def _nul_errors(values: dict[str, Any]) -> list[dict[str, str]]:
     return [
         {"field": k, "message": NUL_MESSAGE} for k, v in values.items() if isinstance(v, str) and "\x00" in v
     ]
+
+
+def _check_relations(cls: Any, values: dict[str, Any]) -> None:
+    """Refuse relation values that are not instances of the related model (or None)."""
+    errors = []
+    for key, value in values.items():
+        rel = cls.__mapper__.relationships[key]
+        target = rel.mapper.class_
+        items = value if rel.uselist and isinstance(value, (list, tuple, set)) else [value]
+        if any(item is not None and not isinstance(item, target) for item in items):
+            errors.append({"field": key, "message": f"must be a {target.__name__} instance"})
+    if errors:
+        raise ValidationError(errors, cls.__name__)
 
 
 def _pydantic_errors(model: str, exc: pydantic.ValidationError, prefix: str = "") -> ValidationError:
@@ -121,6 +134,7 @@ class AssistantModel(SQLModel, registry=mapper_registry):
         state.update(validated)
         instance_state(self).info[VALIDATED] = validated
         object.__setattr__(self, "__pydantic_fields_set__", fields_set)
+        _check_relations(cls, relationships)
         for key, value in relationships.items():
             setattr(self, key, value)
 
@@ -128,14 +142,25 @@ class AssistantModel(SQLModel, registry=mapper_registry):
         secret = type(self).__secret_fields__
         return [(k, v) for k, v in super().__repr_args__() if k not in secret]
 
-    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
-        """Return the fields as a dict; secret fields are left out unless asked for by name."""
+    def _without_secrets(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         secret = set(type(self).__secret_fields__)
         include = kwargs.get("include")
         if secret and not (isinstance(include, (set, dict)) and secret & set(include)):
             exclude = kwargs.get("exclude") or set()
             kwargs["exclude"] = set(exclude) | secret
-        return super().model_dump(**kwargs)
+        return kwargs
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        """Return the fields as a dict; secret fields are left out unless asked for by name."""
+        return super().model_dump(**self._without_secrets(kwargs))
+
+    def model_dump_json(self, **kwargs: Any) -> str:
+        """Return the fields as JSON; secret fields are left out unless asked for by name."""
+        return super().model_dump_json(**self._without_secrets(kwargs))
+
+    def __iter__(self) -> Any:
+        secret = type(self).__secret_fields__
+        return ((k, v) for k, v in super().__iter__() if k not in secret)
 
     def full_clean(self) -> None:
         """Validate every field of this instance as it stands now.
@@ -158,7 +183,11 @@ class AssistantModel(SQLModel, registry=mapper_registry):
         if checked is None:
             changed = {n: current.get(n) for n in names}
         else:
-            changed = {n: current.get(n) for n in names if current.get(n) is not checked.get(n)}
+            changed = {  # mutable values may have changed in place: always check them
+                n: current.get(n)
+                for n in names
+                if current.get(n) is not checked.get(n) or isinstance(current.get(n), (list, dict, set))
+            }
         if changed:
             cleaned = validate_fields(type(self), changed)
             for name, value in cleaned.items():
@@ -251,3 +280,22 @@ def lookup_value(model: Any, field: str, lookup: str, value: Any, path: str) -> 
         raise ValidationError.single(path, message.removeprefix("Value error, "), model.__name__) from None
     except TypeError:
         return value  # not a sequence: the lookup itself reports it
+
+
+def refuse_nulls(model: Any, values: dict[str, Any]) -> None:
+    """Refuse ``None`` for columns that may not hold NULL, before any SQL.
+
+    The constructor leaves such columns to their server defaults; an update or a
+    change of a saved row cannot.
+
+    Raises:
+        ValidationError: Naming every such field.
+    """
+    columns = model.__table__.c
+    errors = [
+        {"field": name, "message": "may not be null"}
+        for name, value in values.items()
+        if value is None and name in columns and not columns[name].nullable
+    ]
+    if errors:
+        raise ValidationError(errors, model.__name__)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import io
-import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from functools import cache
@@ -13,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from assistant_models.core.audit import AuditAction, current_actor
+from assistant_models.core.types import json_dumps
 
 __all__ = ["copy_instances"]
 
@@ -26,7 +25,7 @@ def _text(value: Any) -> str:
 
 
 def _json_text(value: Any) -> str:
-    return json.dumps(value, default=str, separators=(",", ":")).translate(_ESCAPES)
+    return json_dumps(value).translate(_ESCAPES)
 
 
 def _enum_text(value: Any) -> str:
@@ -76,9 +75,14 @@ def _copy(
 ) -> None:
     sql, cols = _plan(table, omit)
     buffer = io.StringIO("\n".join(_line(r, cols) for r in rows) + "\n")
+    import psycopg2
+    from sqlalchemy.exc import DBAPIError
+
     cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.copy_expert(sql, buffer)
+    except psycopg2.Error as exc:  # raw driver call: wrap it as SQLAlchemy would, for translating()
+        raise DBAPIError.instance(sql, None, exc, psycopg2.Error, hide_parameters=True) from exc
     finally:
         cursor.close()
 
@@ -114,7 +118,7 @@ def _audit_copied(session: Session, model: type[Any], objs: Sequence[Any]) -> No
     """Write the create audit rows of freshly copied rows in one server-side INSERT ... SELECT."""
     from sqlalchemy.dialects.postgresql import ARRAY
 
-    from assistant_models.core.audit import ACTOR_PARAM
+    from assistant_models.core.audit import ACTOR_PARAM, AuditAction, current_actor
     from assistant_models.core.writes import snapshot_audit
 
     table: sa.Table = model.__table__

@@ -18,7 +18,13 @@ from sqlalchemy.sql.elements import ClauseElement
 
 from assistant_models import exceptions
 from assistant_models.core.audit import AuditLogBase, build_audit_row
-from assistant_models.core.base import AssistantModel, mapper_registry, metadata, validate_fields
+from assistant_models.core.base import (
+    AssistantModel,
+    mapper_registry,
+    metadata,
+    refuse_nulls,
+    validate_fields,
+)
 
 __all__ = ["INCLUDE_DELETED", "install"]
 
@@ -41,9 +47,31 @@ def install() -> None:
         event.listen(Session, "after_flush", _audit_after_flush)
         event.listen(Session, "do_orm_execute", _hide_soft_deleted)
         event.listen(Mapper, "after_configured", _load_live_relations_by_sql)
+        event.listen(Mapper, "after_configured", _keep_history_of_audited)
         _installed = True
     refresh_constraint_fields()
     _load_live_relations_by_sql()
+    _keep_history_of_audited()
+
+
+_tracked: set[Any] = set()
+
+
+def _keep_old_value(target: Any, value: Any, oldvalue: Any, initiator: Any) -> None:
+    """Do nothing: listening with ``active_history`` is what makes SQLAlchemy load the old value."""
+
+
+def _keep_history_of_audited() -> None:
+    """Make a change of an expired attribute of an audited model load the value it replaces.
+
+    Without it the audit diff of such a change would record ``before: null``.
+    """
+    for mapper in list(mapper_registry.mappers):
+        if mapper in _tracked or not mapper.configured or not getattr(mapper.class_, "__audited__", False):
+            continue
+        for attr in mapper.column_attrs:
+            event.listen(getattr(mapper.class_, attr.key), "set", _keep_old_value, active_history=True)
+        _tracked.add(mapper)
 
 
 def _load_live_relations_by_sql() -> None:
@@ -101,6 +129,7 @@ def _validate_before_flush(session: Session, flush_context: UOWTransaction, inst
         values = _changed_values(obj)
         if not values:
             continue
+        refuse_nulls(type(obj), values)
         cleaned = validate_fields(type(obj), values)
         for key, value in cleaned.items():
             if value is not values[key] and value != values[key]:

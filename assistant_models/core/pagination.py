@@ -207,6 +207,11 @@ def cursor_paginate(qs: QuerySet[M], first: int, after: str | None) -> CursorPag
         FieldError: The ordering uses a nullable field or a relation.
     """
     _check_size("first", first)
+    if qs._search is not None:
+        raise FieldError(
+            ["a search is ordered by rank, which no cursor can follow: page it with paginate()"],
+            qs.model.__name__,
+        )
     order = _keyset_fields(qs)
     ordered = qs.order_by(*order)
     if after is not None:

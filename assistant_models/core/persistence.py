@@ -41,6 +41,10 @@ def session_for(obj: AssistantModel) -> Session:
 
 def delete_instance(obj: SoftDeleteMixin, hard: bool = False) -> None:
     """Soft-delete ``obj`` (or delete its row with ``hard=True``) and flush."""
+    from sqlalchemy import inspect
+
+    if inspect(obj).key is None:
+        raise ValidationError.single("id", "only a saved row can be deleted", type(obj).__name__)
     session = session_for(obj)  # type: ignore[arg-type]
     with translating():
         if obj not in session:

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-__all__ = ["JSONB", "UTCDateTime", "str_enum", "utcnow"]
+__all__ = ["JSONB", "UTCDateTime", "json_dumps", "str_enum", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -48,3 +48,12 @@ def str_enum(enum_cls: type[enum.Enum], length: int = 32) -> sa.Enum:
 def server_now() -> dict[str, Any]:
     """Return ``sa_column_kwargs`` for a column that the server fills with ``now()``."""
     return {"server_default": sa.func.now()}
+
+
+def json_dumps(value: Any) -> str:
+    """Serialize a JSON column's value as pydantic's JSON mode does (datetimes, UUIDs, enums...)."""
+    import json
+
+    from pydantic_core import to_jsonable_python
+
+    return json.dumps(to_jsonable_python(value), separators=(",", ":"))

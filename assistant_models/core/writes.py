@@ -15,7 +15,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.elements import ClauseElement
 
 from assistant_models.core.audit import ACTOR_PARAM, REDACTED, AuditAction, current_actor
-from assistant_models.core.base import validate_fields
+from assistant_models.core.base import refuse_nulls, validate_fields
 from assistant_models.core.copy import copy_instances
 from assistant_models.core.events import HANDLED
 from assistant_models.core.lookups import F, Resolver
@@ -62,6 +62,7 @@ def _writable(model: type[Any], names: Sequence[str]) -> None:
 def _set_clause(qs: QuerySet[Any], values: dict[str, Any]) -> dict[str, Any]:
     model = qs.model
     _writable(model, list(values))
+    refuse_nulls(model, values)
     plain = {k: v for k, v in values.items() if not isinstance(v, (F, ClauseElement))}
     cleaned = validate_fields(model, plain)
     resolver = Resolver(model)
@@ -210,7 +211,9 @@ def _old_select(qs: QuerySet[Any], fields: Sequence[str]) -> Any:
         raise ValidationError.single("slice", "cannot update or delete a sliced QuerySet", qs.model.__name__)
     table = qs.model.__table__
     cols = [_pk(qs.model).label("am_pk"), *[table.c[f] for f in fields]]
-    return qs._statement(*cols, ordered=False).with_for_update(of=table)
+    rows = qs._chain()
+    rows._distinct = False  # DISTINCT cannot lock rows, and the keys are distinct anyway
+    return rows._statement(*cols, ordered=False).with_for_update(of=table)
 
 
 def _expire(qs: QuerySet[Any], keys: list[Any], attrs: Sequence[str]) -> None:
@@ -241,6 +244,7 @@ def update(qs: QuerySet[Any], values: dict[str, Any]) -> int:
 def _bound_set_clause(model: type[Any], values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return a SET clause of bound parameters (one shape for any values) and their validated values."""
     _writable(model, list(values))
+    refuse_nulls(model, values)
     cleaned = validate_fields(model, values)
     table = model.__table__
     clause = {name: sa.bindparam(f"am_set_{name}", type_=table.c[name].type) for name in sorted(values)}
@@ -384,7 +388,11 @@ def bulk_create(qs: QuerySet[M], objs: Sequence[M], batch_size: int | None) -> l
 
 
 def bulk_update(qs: QuerySet[M], objs: Sequence[M], fields: Sequence[str], batch_size: int | None) -> int:
-    """Write ``fields`` of many instances; see :meth:`QuerySet.bulk_update`."""
+    """Write ``fields`` of many instances; see :meth:`QuerySet.bulk_update`.
+
+    Only rows the QuerySet sees are written (soft-deleted rows and rows outside
+    its filters are left alone); for versioned models a stale instance raises.
+    """
     model, objs, fields = qs.model, list(objs), list(fields)
     if not fields:
         raise ValidationError.single("fields", "bulk_update() needs at least one field", model.__name__)
@@ -392,30 +400,42 @@ def bulk_update(qs: QuerySet[M], objs: Sequence[M], fields: Sequence[str], batch
     if not objs:
         return 0
     table, pk = model.__table__, _pk(model)  # type: ignore[attr-defined]
-    rows = [
-        (getattr(o, pk.key), *validate_fields(model, {f: getattr(o, f) for f in fields}).values())
-        for o in objs
-    ]
-    size = batch_size or 1000
-    total = 0
+    rows = []
+    for obj in objs:
+        values = {f: getattr(obj, f) for f in fields}
+        refuse_nulls(model, values)
+        rows.append((getattr(obj, pk.key), *validate_fields(model, values).values()))
+    size, total = batch_size or 1000, 0
     for start in range(0, len(rows), size):
+        batch = rows[start : start + size]
+        scope = qs.filter(pk__in=[r[0] for r in batch])
+        _refuse_stale(scope, objs[start : start + size])
         source = sa.values(
             sa.column("am_pk", pk.type), *[sa.column(f, table.c[f].type) for f in fields], name="am_src"
-        ).data(rows[start : start + size])
-        old = (
-            sa.select(pk.label("am_pk"), *[table.c[f] for f in fields])
-            .where(pk.in_([r[0] for r in rows[start : start + size]]))
-            .with_for_update()
-        )
+        ).data(batch)
         clause = _bump(model, {f: source.c[f] for f in fields})
-        keys = run_update(qs, lambda old=old: old, clause, source)  # type: ignore[misc]
+        keys = run_update(scope, lambda scope=scope: _old_select(scope, fields), clause, source)  # type: ignore[misc]
         _expire(qs, keys, list(clause))
         total += len(keys)
     return total
 
 
-def _create_params(lookups: dict[str, Any], defaults: dict[str, Any] | None) -> dict[str, Any]:
-    params = {k: v for k, v in lookups.items() if "__" not in k}
+def _refuse_stale(scope: QuerySet[Any], objs: Sequence[Any]) -> None:
+    """Raise ``ConflictError`` if a versioned instance is older than its row (rows locked meanwhile)."""
+    if getattr(scope.model.__mapper__, "version_id_col", None) is None:
+        return
+    current = dict(scope.select_for_update().values_list("pk", "version"))
+    if any(o.id in current and current[o.id] != o.version for o in objs):
+        raise ConflictError(
+            f"{scope.model.__name__}: a row was changed by another transaction (stale version)", "version"
+        )
+
+
+def _create_params(
+    model: type[Any], lookups: dict[str, Any], defaults: dict[str, Any] | None
+) -> dict[str, Any]:
+    pk = str(sa.inspect(model).primary_key[0].key)
+    params = {(pk if k == "pk" else k): v for k, v in lookups.items() if "__" not in k}
     params.update(defaults or {})
     return params
 
@@ -431,11 +451,14 @@ def get_or_create(
     session = qs.session
     try:
         with translating(), session.begin_nested():
-            obj = qs.model(**_create_params(lookups, defaults))
+            obj = qs.model(**_create_params(qs.model, lookups, defaults))
             session.add(obj)
         return obj, True
-    except ConflictError:
-        return qs.get(**lookups), False  # another transaction created it first
+    except ConflictError as conflict:
+        try:  # another transaction created the row first...
+            return qs.get(**lookups), False
+        except qs.model.DoesNotExist:  # ...or another unique field clashes: that is the error
+            raise conflict from None
 
 
 def update_or_create(
