@@ -108,3 +108,18 @@ def test_cursor_pagination_refuses_nullable_orderings_and_bad_sizes(many):
         Task.objects.cursor_paginate(first=0)
     with pytest.raises(ValidationError):
         Task.objects.cursor_paginate(first=MAX_PER_PAGE + 1)
+
+
+def test_a_cursor_is_refused_by_a_query_with_other_filters(many):
+    low = Task.objects.filter(priority__lt=5).order_by("title")
+    cursor = low.cursor_paginate(first=3).next_cursor
+    assert low.cursor_paginate(first=3, after=cursor).items
+    with pytest.raises(ValidationError):
+        Task.objects.filter(priority__lt=6).order_by("title").cursor_paginate(first=3, after=cursor)
+    with pytest.raises(ValidationError):
+        Task.all_objects.filter(priority__lt=5).order_by("title").cursor_paginate(first=3, after=cursor)
+
+
+def test_version_cannot_be_set_by_update(many):
+    with pytest.raises(FieldError, match="version"):
+        Task.objects.all().update(version=1)

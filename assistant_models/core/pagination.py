@@ -121,21 +121,29 @@ def _keyset_fields(qs: QuerySet[Any]) -> list[str]:
     return order
 
 
-def _fingerprint(model: type[Any], order: list[str]) -> str:
-    return hashlib.sha256(f"{model.__tablename__}:{','.join(order)}".encode()).hexdigest()[:12]
+def _fingerprint(model: type[Any], order: list[str], scope: str = "") -> str:
+    text = f"{model.__tablename__}:{','.join(order)}:{scope}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def encode_cursor(model: type[Any], order: list[str], obj: Any) -> str:
-    """Return the signed cursor that points just after ``obj`` in ``order``."""
+def _scope(qs: QuerySet[Any]) -> str:
+    """Describe what a QuerySet selects, so its cursors are refused by any other query."""
+    if qs._shape is None:  # conditions not described by a shape: bind to visibility only
+        return qs._visibility
+    return repr((qs._visibility, qs._shape, sorted((k, repr(v)) for k, v in qs._params.items())))
+
+
+def encode_cursor(model: type[Any], order: list[str], obj: Any, scope: str = "") -> str:
+    """Return the signed cursor that points just after ``obj`` in ``order`` within ``scope``."""
     pk = sa.inspect(model).primary_key[0].key
     values = [getattr(obj, pk if f.lstrip("-") == "pk" else f.lstrip("-")) for f in order]
     payload = json.dumps(
-        [_fingerprint(model, order), to_jsonable_python(values)], separators=(",", ":")
+        [_fingerprint(model, order, scope), to_jsonable_python(values)], separators=(",", ":")
     ).encode()
     return base64.urlsafe_b64encode(_sign(payload) + payload).decode().rstrip("=")
 
 
-def decode_cursor(model: type[Any], order: list[str], cursor: str) -> list[Any]:
+def decode_cursor(model: type[Any], order: list[str], cursor: str, scope: str = "") -> list[Any]:
     """Return the key values in ``cursor``.
 
     Raises:
@@ -150,7 +158,11 @@ def decode_cursor(model: type[Any], order: list[str], cursor: str) -> list[Any]:
         fingerprint, values = json.loads(payload)
     except (binascii.Error, ValueError, TypeError, AttributeError):
         raise bad from None
-    if fingerprint != _fingerprint(model, order) or not isinstance(values, list) or len(values) != len(order):
+    if (
+        fingerprint != _fingerprint(model, order, scope)
+        or not isinstance(values, list)
+        or len(values) != len(order)
+    ):
         raise bad
     return [_typed(model, f.lstrip("-"), v, bad) for f, v in zip(order, values, strict=True)]
 
@@ -217,12 +229,12 @@ def cursor_paginate(qs: QuerySet[M], first: int, after: str | None) -> CursorPag
     if after is not None:
         if not isinstance(after, str):
             raise ValidationError.single("after", "must be a cursor string", qs.model.__name__)
-        values = decode_cursor(qs.model, order, after)
+        values = decode_cursor(qs.model, order, after, _scope(qs))
         index = len(ordered._where)
         params = {f"am_after{index}_{i}": value for i, value in enumerate(values)}
         ordered = ordered._refined(_after(qs.model, tuple(order), index), ("after", tuple(order)), params)
     rows = list(ordered[: first + 1])
     has_next = len(rows) > first
     items = rows[:first]
-    cursor = encode_cursor(qs.model, order, items[-1]) if has_next else None
+    cursor = encode_cursor(qs.model, order, items[-1], _scope(qs)) if has_next else None
     return CursorPage(items=items, next_cursor=cursor, has_next=has_next)

@@ -55,6 +55,8 @@ def _writable(model: type[Any], names: Sequence[str]) -> None:
             problems.append(f"{name!r}: {model.__name__} has no field {name!r}")
         elif table.c[name].primary_key:
             problems.append(f"{name!r} is the primary key and cannot be updated")
+        elif name == "version" and getattr(model.__mapper__, "version_id_col", None) is not None:
+            problems.append("'version' is kept by optimistic locking and cannot be set")
     if problems:
         raise FieldError(problems, model.__name__)
 
