@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
+from assistant_models.core.persistence import translating
 from assistant_models.core.query import ALL, DELETED, LIVE, QuerySet
 
 if TYPE_CHECKING:
@@ -61,6 +62,14 @@ class Manager(QuerySet[M]):
     def get_queryset(self) -> Self:
         """Return a fresh QuerySet over this manager's rows (Django's hook for overriding)."""
         return self._chain()
+
+    def _save(self, obj: M) -> M:
+        """Flush ``obj``'s changes in this manager's unit of work (validated and audited on the way)."""
+        session = self.session
+        with translating():
+            session.add(obj)
+            session.flush()
+        return obj
 
     def __repr__(self) -> str:
         model = getattr(self.model, "__name__", "unbound")

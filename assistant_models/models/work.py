@@ -20,7 +20,6 @@ from assistant_models.core.mixins import (
     UUIDPrimaryKeyMixin,
     VersionMixin,
 )
-from assistant_models.core.persistence import translating
 from assistant_models.core.query import search_index
 from assistant_models.core.types import JSONB, UTCDateTime, str_enum, utcnow
 from assistant_models.exceptions import InvalidTransition, ValidationError
@@ -160,12 +159,6 @@ class TaskManager(Manager["Task"]):
         stats["by_status"] = row
         stats["mean_run_seconds"] = float(mean) if mean is not None else None
         return stats
-
-    def _save(self, task: Task) -> Task:
-        with translating():
-            self.session.add(task)
-            self.session.flush()
-        return task
 
 
 class Task(

@@ -16,7 +16,6 @@ from sqlmodel import Field, Relationship, col
 from assistant_models.core.base import AssistantModel
 from assistant_models.core.manager import Manager
 from assistant_models.core.mixins import AuditMixin, TimestampMixin, UUIDPrimaryKeyMixin
-from assistant_models.core.persistence import translating
 from assistant_models.core.types import JSONB, UTCDateTime, utcnow
 from assistant_models.exceptions import ValidationError
 
@@ -87,9 +86,7 @@ class ApiKeyManager(Manager["ApiKey"]):
         """Stop ``key`` from working, now and for good."""
         if key.revoked_at is None:
             key.revoked_at = utcnow()
-            with translating():
-                self.session.add(key)
-                self.session.flush()
+            self._save(key)
         return key
 
     def rotate(self, key: ApiKey, expires_in: timedelta | None = None) -> tuple[ApiKey, str]:

@@ -17,7 +17,6 @@ from sqlmodel import Field, Relationship, col
 from assistant_models.core.base import AssistantModel
 from assistant_models.core.manager import Manager
 from assistant_models.core.mixins import TimestampMixin, UUIDPrimaryKeyMixin
-from assistant_models.core.persistence import translating
 from assistant_models.core.types import UTCDateTime, utcnow
 from assistant_models.exceptions import ValidationError
 
@@ -97,12 +96,6 @@ class AuthSessionManager(Manager["AuthSession"]):
     def cleanup_expired(self) -> int:
         """Delete the rows of expired sessions; return how many were deleted."""
         return self.where(AuthSession.expires_at <= sa.func.now()).delete(hard=True)
-
-    def _save(self, session: AuthSession) -> AuthSession:
-        with translating():
-            self.session.add(session)
-            self.session.flush()
-        return session
 
 
 class AuthSession(UUIDPrimaryKeyMixin, TimestampMixin, AssistantModel, table=True):

@@ -19,7 +19,6 @@ from assistant_models.core.mixins import (
     TimestampMixin,
     UUIDPrimaryKeyMixin,
 )
-from assistant_models.core.persistence import translating
 from assistant_models.core.query import search_index
 from assistant_models.core.types import JSONB, UTCDateTime, str_enum, utcnow
 from assistant_models.exceptions import ValidationError
@@ -112,13 +111,6 @@ class UserManager(Manager["User"]):
         """Stop ``user`` from signing in; their API keys and sessions stop working at once."""
         user.is_active = False
         return self._save(user)
-
-    def _save(self, user: User) -> User:
-        session = self.session
-        with translating():
-            session.add(user)
-            session.flush()
-        return user
 
     def statistics(self) -> dict[str, Any]:
         """Return counts of users (live ones only): total, active, verified, by role, recent."""
