@@ -22,7 +22,15 @@ from sqlmodel.main import finish_init  # type: ignore[attr-defined]
 
 from assistant_models.exceptions import MultipleObjectsReturned, NotFoundError, ValidationError
 
-__all__ = ["AssistantModel", "field_adapter", "lookup_value", "metadata", "refuse_nulls", "validate_fields"]
+__all__ = [
+    "AssistantModel",
+    "field_adapter",
+    "lookup_value",
+    "metadata",
+    "refuse_nul",
+    "refuse_nulls",
+    "validate_fields",
+]
 
 #: Key in SQLAlchemy's per-instance ``info`` of the values the constructor validated.
 VALIDATED = "assistant_models_validated"
@@ -48,6 +56,13 @@ def _nul_errors(values: dict[str, Any]) -> list[dict[str, str]]:
     return [
         {"field": k, "message": NUL_MESSAGE} for k, v in values.items() if isinstance(v, str) and "\x00" in v
     ]
+
+
+def refuse_nul(values: dict[str, Any], model: str) -> None:
+    """Raise a ValidationError naming every text value that holds a NUL character."""
+    errors = _nul_errors(values)
+    if errors:
+        raise ValidationError(errors, model)
 
 
 def _check_relations(cls: Any, values: dict[str, Any]) -> None:
@@ -117,9 +132,7 @@ class AssistantModel(SQLModel, registry=mapper_registry):
             raise ValidationError(
                 [{"field": k, "message": "is not a field of this model"} for k in unknown], cls.__name__
             )
-        nul = _nul_errors(data)
-        if nul:
-            raise ValidationError(nul, cls.__name__)
+        refuse_nul(data, cls.__name__)
         state = self.__dict__.copy()
         try:
             cls.__pydantic_validator__.validate_python(data, self_instance=self)

@@ -275,8 +275,9 @@ class Resolver:
         col = self.column(field_path)
         if col is None:
             return None
-        if isinstance(value, str) and "\x00" in value:
-            raise ValidationError.single(path, "cannot contain NUL (\\x00) characters", self.model.__name__)
+        from assistant_models.core.base import refuse_nul
+
+        refuse_nul({path: value}, self.model.__name__)
         if value is None and lookup not in ("exact", "iexact", "isnull"):
             raise ValidationError.single(path, f"{lookup} lookup cannot take None", self.model.__name__)
         if isinstance(value, F):

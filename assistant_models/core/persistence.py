@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, object_session
 
+from assistant_models.core.base import NUL_MESSAGE
 from assistant_models.core.context import current_session
 from assistant_models.core.types import utcnow
 from assistant_models.exceptions import AssistantModelsError, ConflictError, ValidationError, translate
@@ -31,7 +32,7 @@ def translating() -> Iterator[None]:
         if isinstance(exc, AssistantModelsError) or "NUL" not in str(exc):
             raise
         # psycopg2 refuses NUL characters while binding, outside SQLAlchemy's wrapping
-        raise ValidationError.single("value", "cannot contain NUL (\\x00) characters") from exc
+        raise ValidationError.single("value", NUL_MESSAGE) from exc
 
 
 def session_for(obj: AssistantModel) -> Session:

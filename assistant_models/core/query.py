@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, joinedload, load_only, selectinload
 from sqlalchemy.sql.elements import ClauseElement
 
 from assistant_models.core import writes
-from assistant_models.core.base import lookup_value
+from assistant_models.core.base import lookup_value, refuse_nul
 from assistant_models.core.context import current_session
 from assistant_models.core.events import HANDLED, INCLUDE_DELETED, install
 from assistant_models.core.inserts import insert_one
@@ -37,12 +37,6 @@ LIVE, ALL, DELETED = "live", "all", "deleted"
 
 #: Built statements by QuerySet shape; see :mod:`assistant_models.core.statements`.
 _STATEMENTS = LRU(1024)
-
-
-def _refuse_nul(kwargs: dict[str, Any], model: str) -> None:
-    for path, value in kwargs.items():
-        if isinstance(value, str) and "\x00" in value:
-            raise ValidationError.single(path, "cannot contain NUL (\\x00) characters", model)
 
 
 class Aggregate:
@@ -246,7 +240,7 @@ class QuerySet(Generic[M]):
         resolver = clone._resolver()
         token = None if args or self._shape is None else filter_token(resolver, kwargs, negate)
         if token is not None:
-            _refuse_nul(kwargs, self.model.__name__)
+            refuse_nul(kwargs, self.model.__name__)
             cond, params = bound_filter(resolver, kwargs, token, len(self._where))
             clone._where = (*self._where, cond)
             clone._shape = (*self._shape, token)  # type: ignore[misc]

@@ -45,11 +45,6 @@ def str_enum(enum_cls: type[enum.Enum], length: int = 32) -> sa.Enum:
     )
 
 
-def server_now() -> dict[str, Any]:
-    """Return ``sa_column_kwargs`` for a column that the server fills with ``now()``."""
-    return {"server_default": sa.func.now()}
-
-
 def json_dumps(value: Any) -> str:
     """Serialize a JSON column's value as pydantic's JSON mode does (datetimes, UUIDs, enums...)."""
     import json
