@@ -4,9 +4,31 @@ Importing the package has no side effects: listeners are installed when a
 :class:`Database` is created (or a manager is given a session with ``using``).
 """
 
+from assistant_models.core.aggregates import Aggregate, Avg, Count, Max, Min, StdDev, Sum, Variance
 from assistant_models.core.audit import audit_actor
 from assistant_models.core.base import AssistantModel
-from assistant_models.core.lookups import F, Q
+from assistant_models.core.expressions import (
+    Case,
+    Cast,
+    Coalesce,
+    Concat,
+    Exists,
+    Expression,
+    F,
+    Func,
+    Greatest,
+    Least,
+    Length,
+    Lower,
+    Now,
+    OuterRef,
+    Q,
+    Subquery,
+    Upper,
+    Value,
+    When,
+)
+from assistant_models.core.lookups import Lookup, Transform, register_lookup
 from assistant_models.core.manager import Manager
 from assistant_models.core.mixins import (
     AuditMixin,
@@ -16,7 +38,8 @@ from assistant_models.core.mixins import (
     VersionMixin,
 )
 from assistant_models.core.pagination import MAX_PER_PAGE, CursorPage, Page
-from assistant_models.core.query import Avg, Count, Max, Min, QuerySet, Sum
+from assistant_models.core.queryset import QuerySet
+from assistant_models.core.search import SearchQuery, SearchRank
 from assistant_models.database import Database
 from assistant_models.exceptions import (
     AssistantModelsError,
@@ -35,34 +58,59 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MAX_PER_PAGE",
+    "Aggregate",
     "AssistantModel",
     "AssistantModelsError",
     "AuditMixin",
     "Avg",
+    "Case",
+    "Cast",
+    "Coalesce",
+    "Concat",
     "ConflictError",
     "Count",
     "CursorPage",
     "Database",
     "DatabaseUnavailableError",
+    "Exists",
+    "Expression",
     "F",
     "FieldError",
+    "Func",
+    "Greatest",
     "InvalidTransition",
+    "Least",
+    "Length",
+    "Lookup",
+    "Lower",
     "Manager",
     "Max",
     "Min",
     "MultipleObjectsReturned",
     "NotFoundError",
+    "Now",
+    "OuterRef",
     "Page",
     "PoolTimeoutError",
     "Q",
     "QuerySet",
     "QueryTimeoutError",
+    "SearchQuery",
+    "SearchRank",
     "SoftDeleteMixin",
+    "StdDev",
+    "Subquery",
     "Sum",
     "TimestampMixin",
+    "Transform",
     "UUIDPrimaryKeyMixin",
+    "Upper",
     "ValidationError",
+    "Value",
+    "Variance",
     "VersionMixin",
+    "When",
     "__version__",
     "audit_actor",
+    "register_lookup",
 ]

@@ -229,7 +229,7 @@ def test_queryset_soft_delete_and_restore_write_one_row_each(db_session: Session
     ids = [t.id for t in tasks]
     tasks[0].delete()
     trails = [Trail("tasks", i) for i in ids]
-    assert Task.objects.filter(pk__in=ids).delete() == 2
+    assert Task.objects.filter(pk__in=ids).delete()[0] == 2
     assert trails[0].new() == []  # was already deleted
     for trail in trails[1:]:
         fields = trail.one("soft_delete").changes["fields"]
@@ -245,7 +245,7 @@ def test_queryset_hard_delete_writes_one_row_per_removed_row(db_session: Session
     trails = [Trail("tasks", i) for i in ids]
     actor = uuid.uuid4()
     with audit_actor(actor):
-        assert Task.all_objects.filter(pk__in=ids).delete(hard=True) == 3
+        assert Task.all_objects.filter(pk__in=ids).delete(hard=True)[0] == 3
     for i, trail in enumerate(trails):
         log = trail.one("delete")
         assert log.changes["before"]["title"] == f"gone {i}"

@@ -239,7 +239,7 @@ def test_bulk_update_through_objects_leaves_soft_deleted_rows_alone(db_session):
     db_session.expunge(user)  # an instance held elsewhere, say from an earlier request
     user.first_name = "Changed"
     assert User.objects.bulk_update([user], ["first_name"]) == 0
-    assert User.all_objects.filter(pk=user.id).values_list("first_name", flat=True) == [None]
+    assert list(User.all_objects.filter(pk=user.id).values_list("first_name", flat=True)) == [None]
 
 
 def test_bulk_update_of_a_stale_versioned_instance_raises_conflict_error(db_session):

@@ -22,7 +22,7 @@ def test_delete_marks_the_row_and_hides_it_everywhere(db_session):
     assert not Task.objects.filter(pk=task.id).exists()
     assert Task.objects.paginate(page=1, per_page=10).items == [keep]
     assert Task.objects.cursor_paginate(first=10).items == [keep]
-    assert Task.objects.values_list("title", flat=True) == ["stays"]
+    assert list(Task.objects.values_list("title", flat=True)) == ["stays"]
 
 
 def test_all_objects_and_deleted_objects_see_what_they_name(db_session):
@@ -51,11 +51,11 @@ def test_hard_delete_removes_the_row(db_session):
 def test_queryset_delete_is_soft_unless_asked(db_session):
     Task.objects.enqueue("a")
     Task.objects.enqueue("b")
-    assert Task.objects.filter(title="a").delete() == 1
+    assert Task.objects.filter(title="a").delete()[0] == 1
     assert Task.all_objects.count() == 2
-    assert Task.all_objects.filter(title="a").delete(hard=True) == 1
+    assert Task.all_objects.filter(title="a").delete(hard=True)[0] == 1
     assert Task.all_objects.count() == 1
-    assert Task.deleted_objects.all().delete() == 0  # already deleted: nothing to mark
+    assert Task.deleted_objects.all().delete()[0] == 0  # already deleted: nothing to mark
 
 
 def test_joins_across_relations_skip_deleted_rows(db_session):

@@ -400,7 +400,7 @@ def test_concurrent_workers_claim_every_task_exactly_once(database: Database, co
     assert set(claimed) == ids
     owner = {task_id: name for name, mine in claims.items() for task_id in mine}
     with database.session():
-        rows = _queue(committed).values("id", "status", "claimed_by")
+        rows = list(_queue(committed).values("id", "status", "claimed_by"))
     assert {(r["id"], r["status"], r["claimed_by"]) for r in rows} == {
         (task_id, TaskStatus.RUNNING, owner[task_id]) for task_id in ids
     }

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from pydantic_core import to_jsonable_python
@@ -16,6 +16,7 @@ from sqlalchemy.orm import InstanceState
 from sqlmodel import Field
 
 from assistant_models.core.base import AssistantModel
+from assistant_models.core.concerns import AppendOnly, Concern
 from assistant_models.core.types import JSONB, UTCDateTime, str_enum
 
 __all__ = ["AuditAction", "AuditLogBase", "audit_actor", "build_audit_row", "current_actor"]
@@ -61,6 +62,7 @@ class AuditLogBase(AssistantModel):
     """Columns of the append-only audit log; the table model lives in the domain package."""
 
     __table_args__ = (sa.Index("ix_audit_logs__row", "table_name", "row_id", "created_at"),)
+    __concerns__: ClassVar[tuple[Concern, ...]] = (AppendOnly(),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     action: AuditAction = Field(sa_type=str_enum(AuditAction, 16), index=True)

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from assistant_models.core.concerns import Audited, concern
 from assistant_models.core.types import json_dumps
 
 __all__ = ["copy_instances"]
@@ -107,15 +108,15 @@ def copy_instances(session: Session, model: type[Any], objs: Sequence[Any], batc
     size = batch_size or 50_000
     for start in range(0, len(rows), size):
         _copy(session, table, rows[start : start + size])
-    if getattr(model, "__audited__", False):
-        _audit_copied(session, model, objs)
+    if concern(model, Audited) is not None:
+        audit_rows(session, model, objs)
     for obj in objs:
         make_transient_to_detached(obj)
     session.add_all(objs)
 
 
-def _audit_copied(session: Session, model: type[Any], objs: Sequence[Any]) -> None:
-    """Write the create audit rows of freshly copied rows in one server-side INSERT ... SELECT."""
+def audit_rows(session: Session, model: type[Any], objs: Sequence[Any]) -> None:
+    """Write the create audit rows of freshly inserted rows in one server-side INSERT ... SELECT."""
     from sqlalchemy.dialects.postgresql import ARRAY
 
     from assistant_models.core.audit import ACTOR_PARAM, AuditAction, current_actor

@@ -9,18 +9,24 @@ their keys) go through the ORM's flush, which orders the inserts.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from assistant_models.core.audit import ACTOR_PARAM, AuditAction, current_actor
+from assistant_models.core.concerns import Audited, concern, concerns_of
 from assistant_models.core.events import HANDLED
 from assistant_models.core.persistence import translating
 from assistant_models.core.statements import LRU
 
-__all__ = ["insert_one"]
+if TYPE_CHECKING:
+    from assistant_models.core.writes import Conflicts
+
+__all__ = ["insert_many", "insert_one", "server_filled"]
 
 T = TypeVar("T")
 
@@ -35,13 +41,20 @@ def _build(model: type[Any], omitted: tuple[str, ...]) -> Any:
     stmt = sa.insert(table).values({c.key: sa.bindparam(f"am_v_{c.key}", type_=c.type) for c in columns})
     pk = table.primary_key.columns[0]
     returned = [table.c[k] for k in omitted] or [pk]
-    if not getattr(model, "__audited__", False):
+    if concern(model, Audited) is None:
         return stmt.returning(*returned)
     inserted = stmt.returning(*table.c).cte("am_new")
     actor = sa.bindparam(ACTOR_PARAM, type_=sa.Uuid())
     audit = snapshot_audit(model, inserted, pk.name, AuditAction.CREATE, "after", actor)
     final = sa.select(*[inserted.c[c.name] for c in returned])
     return final.add_cte(audit.cte("am_audit")) if audit is not None else final
+
+
+def server_filled(column: sa.Column[Any]) -> bool:
+    """Return whether the server fills ``column`` when an INSERT leaves it out (default, identity, serial)."""
+    if column.server_default is not None or column.identity is not None:
+        return True
+    return column.table.autoincrement_column is column
 
 
 def insert_one(session: Session, obj: T) -> T:
@@ -54,9 +67,7 @@ def insert_one(session: Session, obj: T) -> T:
             session.flush()
         return obj
     table: sa.Table = model.__table__
-    omitted = tuple(
-        c.key for c in table.columns if values.get(c.key) is None and c.server_default is not None
-    )
+    omitted = tuple(c.key for c in table.columns if values.get(c.key) is None and server_filled(c))
     key = (model, omitted)
     stmt = _INSERTS.get(key)
     if stmt is None:
@@ -72,3 +83,69 @@ def insert_one(session: Session, obj: T) -> T:
     for name in omitted:
         set_committed_value(obj, name, row._mapping[table.c[name].name])
     return obj
+
+
+def insert_many(
+    session: Session, model: type[Any], objs: Sequence[Any], batch_size: int | None, conflicts: Conflicts
+) -> None:
+    """INSERT validated instances with ``RETURNING``: for keys made by the server and for upserts.
+
+    Columns the server fills (defaults, identity keys) are left out where no object sets
+    them; the values the server made are set on the objects, which are then attached to
+    ``session`` as persistent. With ``ignore_conflicts`` only the rows actually inserted
+    are attached.
+    """
+    table: sa.Table = model.__table__
+    dicts = [o.__dict__ for o in objs]
+    omitted = {c.key for c in table.columns if server_filled(c) and all(d.get(c.key) is None for d in dicts)}
+    columns = [c for c in table.columns if c.key not in omitted]
+    returned = [
+        *table.primary_key.columns,
+        *(c for c in table.columns if c.key in omitted and not c.primary_key),
+    ]
+    stmt: Any = pg_insert(table)
+    if conflicts.ignore:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(conflicts.unique_fields) or None)
+    elif conflicts.update:
+        stmt = _upsert(model, stmt, conflicts)
+    stmt = stmt.returning(*returned, sort_by_parameter_order=not conflicts.ignore)
+    rows = [{c.key: d.get(c.key) for c in columns} for d in dicts]
+    size = batch_size or 1000
+    returned_rows: list[Any] = []
+    session.flush()
+    for start in range(0, len(rows), size):
+        result = session.execute(stmt, rows[start : start + size], execution_options={HANDLED: True})
+        returned_rows.extend(result.all())
+    kept = _apply_returned(objs, returned, returned_rows, conflicts.ignore)
+    if concern(model, Audited) is not None and kept:
+        _audit_inserted(session, model, kept)
+    for obj in kept:
+        make_transient_to_detached(obj)
+    session.add_all(kept)
+
+
+def _upsert(model: type[Any], stmt: Any, conflicts: Conflicts) -> Any:
+    excluded = stmt.excluded
+    values: dict[str, Any] = {f: excluded[f] for f in conflicts.update_fields}
+    for each in concerns_of(model):
+        each.on_update(model, values)
+    target = [("id" if f == "pk" else f) for f in conflicts.unique_fields] or None
+    return stmt.on_conflict_do_update(index_elements=target, set_=values)
+
+
+def _apply_returned(objs: Sequence[Any], returned: list[Any], rows: list[Any], ignored: bool) -> list[Any]:
+    """Set server-made values on the objects; return the objects whose rows exist now."""
+    if not ignored:
+        for obj, row in zip(objs, rows, strict=True):
+            for column, value in zip(returned, row, strict=True):
+                obj.__dict__[column.key] = value
+        return list(objs)
+    pks = [c.key for c in returned if c.primary_key]
+    inserted = {tuple(row[: len(pks)]) for row in rows}
+    return [o for o in objs if tuple(o.__dict__.get(k) for k in pks) in inserted]
+
+
+def _audit_inserted(session: Session, model: type[Any], objs: Sequence[Any]) -> None:
+    from assistant_models.core.copy import audit_rows
+
+    audit_rows(session, model, objs)

@@ -1,39 +1,202 @@
-"""Django-style field paths, lookups, ``Q`` and ``F``, compiled to SQLAlchemy expressions.
+"""Lookups and transforms: an open vocabulary, registered per column type.
 
-A path such as ``assignee__email__iexact`` walks relationships (joining each one
-once, through an alias) and ends on a column and a lookup. Every problem in a
-call is collected and raised together as one :class:`FieldError` before any SQL
-is built. Text given to a lookup is always literal: ``%`` and ``_`` match
-themselves.
+A lookup is the last part of a filter keyword (``title__icontains``), a transform a part
+before it that changes the value compared (``created_at__year__gte``). Both are small
+classes registered on a SQLAlchemy type with :func:`register_lookup`, Django's
+``RegisterLookupMixin`` idea; every compile path (filters, ``When``, ``filter=`` of
+aggregates, cached statements) asks this registry, so a new lookup needs no other change::
+
+    @register_lookup(sa.String)
+    class Similar(Lookup):
+        lookup_name = "similar"
+
+        def as_sql(self):
+            return self.lhs.op("%")(self.rhs)
+
+Values are always bound parameters, never SQL text; text given to a pattern lookup is
+literal (``%`` and ``_`` match themselves).
 """
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any, ClassVar, TypeAlias, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapper, RelationshipProperty, aliased
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from assistant_models.exceptions import FieldError, ValidationError
+__all__ = [
+    "Coercer",
+    "Lookup",
+    "Transform",
+    "find_lookup",
+    "find_transform",
+    "register_lookup",
+    "register_transform_factory",
+    "unregister_lookup",
+]
 
-__all__ = ["LOOKUPS", "TEXT_LOOKUPS", "F", "JoinPlan", "Q", "Resolver", "apply_joins", "like", "like_pattern"]
+SQL: TypeAlias = ColumnElement[Any]
+#: Turns a lookup's Python value into the field's type; raises ValueError/TypeError on bad input.
+Coercer: TypeAlias = Callable[[Any], Any]
 
-SEP = "__"
+ESCAPE = "\\"
 
 
-ESCAPE = "/"
-#: Text lookups: pattern before, pattern after, case-insensitive.
-TEXT_LOOKUPS = {
-    "contains": ("%", "%", False),
-    "icontains": ("%", "%", True),
-    "startswith": ("", "%", False),
-    "istartswith": ("", "%", True),
-    "endswith": ("%", "", False),
-    "iendswith": ("%", "", True),
-}
+class Lookup:
+    """A comparison ``lhs <op> rhs``, compiled by :meth:`as_sql`.
+
+    Class attributes and hooks a subclass may change:
+        lookup_name: The keyword suffix (``"icontains"``).
+        accepts_none: ``None`` is a meaningful value (``exact``: ``IS NULL``).
+        coerce_value: Check and convert the value with the field's type first.
+    """
+
+    lookup_name: ClassVar[str] = ""
+    accepts_none: ClassVar[bool] = False
+    coerce_value: ClassVar[bool] = True
+
+    def __init__(self, lhs: SQL, rhs: Any) -> None:
+        self.lhs = lhs
+        self.rhs = rhs
+
+    def as_sql(self) -> SQL:
+        """Return the SQL condition."""
+        raise NotImplementedError
+
+    @classmethod
+    def prepare(cls, value: Any, coerce: Coercer) -> Any:
+        """Return the value to bind; raise ``ValueError``/``TypeError`` saying what is wrong."""
+        return coerce(value) if cls.coerce_value else value
+
+    @classmethod
+    def shape(cls, value: Any) -> Hashable:
+        """Return the part of a (prepared) value that changes the SQL; most values change none."""
+        return "v"
+
+    @classmethod
+    def placeholder(cls, type_: TypeEngine[Any], name: str, shape: Hashable) -> Any:
+        """Return the bound parameter(s) standing for the value."""
+        return sa.bindparam(name, type_=type_)
+
+    @classmethod
+    def parameters(cls, value: Any, name: str) -> dict[str, Any]:
+        """Return the values of the parameters made by :meth:`placeholder`."""
+        return {name: value}
+
+    @classmethod
+    def process_expression(cls, rhs: SQL) -> SQL:
+        """Return the right-hand side when it is an expression (``F("other")``) rather than a value."""
+        return rhs
+
+
+class Transform:
+    """A function of the left-hand side (``__year``, ``__date``, a JSON key) before the lookup.
+
+    ``output_type`` is the SQL type of the result (``None``: the input's type); lookups on
+    the result are found by it.
+    """
+
+    lookup_name: ClassVar[str] = ""
+    output_type: ClassVar[TypeEngine[Any] | None] = None
+
+    def __init__(self, lhs: SQL) -> None:
+        self.lhs = lhs
+
+    def as_sql(self) -> SQL:
+        """Return the transformed expression."""
+        raise NotImplementedError
+
+
+L = TypeVar("L", bound="type[Lookup] | type[Transform]")
+_REGISTRY: dict[type[TypeEngine[Any]], dict[str, type[Lookup] | type[Transform]]] = {}
+_FACTORIES: dict[type[TypeEngine[Any]], Callable[[str], type[Transform] | None]] = {}
+_CACHE: dict[tuple[type[TypeEngine[Any]], str], type[Lookup] | type[Transform] | None] = {}
+
+
+def register_lookup(type_: type[TypeEngine[Any]], cls: L | None = None) -> Any:
+    """Register a lookup or transform class on a column type (and its subclasses).
+
+    Usable directly, ``register_lookup(sa.String, Similar)``, or as a class decorator,
+    ``@register_lookup(sa.String)``. A later registration of the same name wins.
+    """
+
+    def register(cls: L) -> L:
+        if not cls.lookup_name:
+            raise TypeError(f"{cls.__name__} needs a lookup_name")
+        _REGISTRY.setdefault(type_, {})[cls.lookup_name] = cls
+        _CACHE.clear()
+        return cls
+
+    return register(cls) if cls is not None else register
+
+
+def unregister_lookup(type_: type[TypeEngine[Any]], name: str) -> None:
+    """Remove a registered lookup or transform (tests use it to undo a registration)."""
+    _REGISTRY.get(type_, {}).pop(name, None)
+    _CACHE.clear()
+
+
+def register_transform_factory(
+    type_: type[TypeEngine[Any]], factory: Callable[[str], type[Transform] | None]
+) -> None:
+    """Register a maker of transforms for names no class claims (JSON keys: ``meta__plan``)."""
+    _FACTORIES[type_] = factory
+    _CACHE.clear()
+
+
+def _type_classes(type_: TypeEngine[Any]) -> list[type[TypeEngine[Any]]]:
+    """Return the classes a type's lookups are searched in, most specific first."""
+    variant = getattr(type_, "_variant_mapping", {}).get("postgresql")
+    classes: list[type[TypeEngine[Any]]] = []
+    for each in (
+        variant,
+        type_,
+        getattr(type_, "impl_instance", None) if isinstance(type_, TypeDecorator) else None,
+    ):
+        if each is not None:
+            classes.extend(c for c in type(each).__mro__ if issubclass(c, TypeEngine) and c not in classes)
+    return classes
+
+
+def _find(type_: TypeEngine[Any], name: str) -> type[Lookup] | type[Transform] | None:
+    key = (type(type_), name)
+    if key in _CACHE and not getattr(type_, "_variant_mapping", None):
+        return _CACHE[key]
+    found: type[Lookup] | type[Transform] | None = None
+    for cls in _type_classes(type_):
+        found = _REGISTRY.get(cls, {}).get(name)
+        if found is None and cls in _FACTORIES:
+            found = _FACTORIES[cls](name)
+        if found is not None:
+            break
+    _CACHE[key] = found
+    return found
+
+
+def find_lookup(type_: TypeEngine[Any], name: str) -> type[Lookup] | None:
+    """Return the lookup class ``name`` for a column of ``type_``, or ``None``."""
+    found = _find(type_, name)
+    return found if isinstance(found, type) and issubclass(found, Lookup) else None
+
+
+def find_transform(type_: TypeEngine[Any], name: str) -> type[Transform] | None:
+    """Return the transform class ``name`` for a column of ``type_``, or ``None``."""
+    found = _find(type_, name)
+    return found if isinstance(found, type) and issubclass(found, Transform) else None
+
+
+# -- the built-in vocabulary ----------------------------------------------------------------
+
+
+def text_of(col: SQL) -> SQL:
+    """Return ``col`` as text: itself for text columns, else ``CAST(col AS TEXT)`` (as Django does)."""
+    return (
+        col
+        if isinstance(col.type, sa.String) and not isinstance(col.type, sa.Enum)
+        else sa.cast(col, sa.Text)
+    )
 
 
 def escape_like(value: str) -> str:
@@ -41,308 +204,237 @@ def escape_like(value: str) -> str:
     return value.replace(ESCAPE, ESCAPE * 2).replace("%", ESCAPE + "%").replace("_", ESCAPE + "_")
 
 
-def text_column(col: Any) -> Any:
-    """Return ``col`` as text: itself for text columns, else ``CAST(col AS TEXT)`` (as Django does)."""
-    return col if isinstance(col.type, sa.String) else sa.cast(col, sa.Text)
+@register_lookup(TypeEngine)
+class Exact(Lookup):
+    """``=``; ``None`` means ``IS NULL``."""
 
+    lookup_name = "exact"
+    accepts_none = True
 
-def like(col: Any, lookup: str, pattern: Any) -> Any:
-    """Return the LIKE/ILIKE condition of a text lookup; ``pattern`` is already escaped and wrapped."""
-    target = text_column(col)
-    insensitive = TEXT_LOOKUPS[lookup][2]
-    return target.ilike(pattern, escape=ESCAPE) if insensitive else target.like(pattern, escape=ESCAPE)
+    def as_sql(self) -> SQL:
+        """Return ``lhs = rhs`` (``IS NULL`` for NULL)."""
+        return self.lhs.is_(None) if _is_null(self.rhs) else self.lhs == self.rhs
 
 
-def like_pattern(lookup: str, value: Any) -> str:
-    """Return the escaped LIKE pattern of a text lookup's value."""
-    before, after, _ = TEXT_LOOKUPS[lookup]
-    return f"{before}{escape_like(str(value))}{after}"
+def _is_null(rhs: Any) -> bool:
+    return isinstance(rhs, sa.sql.elements.Null)
 
 
-def _like(lookup: str) -> Callable[[Any, Any], Any]:
-    def build(col: Any, value: Any) -> Any:
-        return like(col, lookup, sa.literal(like_pattern(lookup, value), sa.String()))
+@register_lookup(TypeEngine)
+class IExact(Lookup):
+    """Case-insensitive equality; ``None`` means ``IS NULL``."""
 
-    return build
+    lookup_name = "iexact"
+    accepts_none = True
+    coerce_value = False
 
+    @classmethod
+    def prepare(cls, value: Any, coerce: Coercer) -> Any:
+        """Return the value as text."""
+        return str(value)
 
-def _iexact(col: Any, value: Any) -> Any:
-    if value is None:
-        return col.is_(None)
-    return sa.func.lower(text_column(col)) == sa.func.lower(sa.literal(str(value), sa.String))
+    @classmethod
+    def placeholder(cls, type_: TypeEngine[Any], name: str, shape: Hashable) -> Any:
+        """Return a text parameter."""
+        return sa.bindparam(name, type_=sa.String())
 
+    def as_sql(self) -> SQL:
+        """Return ``lower(lhs) = lower(rhs)``."""
+        if _is_null(self.rhs):
+            return self.lhs.is_(None)
+        return sa.func.lower(text_of(self.lhs)) == sa.func.lower(text_of(self.rhs))
 
-def _in(col: Any, value: Any) -> Any:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise TypeError("needs a list, tuple or set of values")
-    return col.in_(list(value))
 
+def _comparison(name: str, op: Callable[[SQL, Any], SQL]) -> type[Lookup]:
+    def as_sql(self: Lookup) -> SQL:
+        return op(self.lhs, self.rhs)
 
-def _range(col: Any, value: Any) -> Any:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise TypeError("needs a (low, high) pair")
-    pair = list(value)
-    if len(pair) != 2:
-        raise TypeError("needs a (low, high) pair")
-    return col.between(pair[0], pair[1])
+    cls = type(name.title(), (Lookup,), {"lookup_name": name, "as_sql": as_sql, "__doc__": f"``{name}``."})
+    register_lookup(TypeEngine, cls)
+    return cls
 
 
-def _isnull(col: Any, value: Any) -> Any:
-    if not isinstance(value, bool):
-        raise TypeError("needs True or False")
-    return col.is_(None) if value else col.is_not(None)
+GreaterThan = _comparison("gt", lambda lhs, rhs: lhs > rhs)
+GreaterThanOrEqual = _comparison("gte", lambda lhs, rhs: lhs >= rhs)
+LessThan = _comparison("lt", lambda lhs, rhs: lhs < rhs)
+LessThanOrEqual = _comparison("lte", lambda lhs, rhs: lhs <= rhs)
 
 
-def _exact(col: Any, value: Any) -> Any:
-    return col.is_(None) if value is None else col == value
+def _sequence(value: Any, what: str) -> list[Any]:
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise TypeError(f"needs {what}")
+    return list(value)
 
 
-LOOKUPS: dict[str, Callable[[Any, Any], Any]] = {
-    "exact": _exact,
-    "iexact": _iexact,
-    **{name: _like(name) for name in TEXT_LOOKUPS},
-    "in": _in,
-    "gt": operator.gt,
-    "gte": operator.ge,
-    "lt": operator.lt,
-    "lte": operator.le,
-    "range": _range,
-    "isnull": _isnull,
-}
+@register_lookup(TypeEngine)
+class In(Lookup):
+    """Membership in a list of values (NULLs in the list never match, as in SQL) or in a subquery."""
 
+    lookup_name = "in"
 
-class F:
-    """A reference to a column of the row itself, for atomic updates and comparisons.
+    @classmethod
+    def prepare(cls, value: Any, coerce: Coercer) -> Any:
+        """Return the values, each converted, NULLs left out."""
+        return [coerce(v) for v in _sequence(value, "a list, tuple or set of values") if v is not None]
 
-    Example:
-        >>> Task.objects.filter(pk=task_id).update(retry_count=F("retry_count") + 1)  # doctest: +SKIP
-    """
+    @classmethod
+    def shape(cls, value: Any) -> Hashable:
+        """Return ``"seq"``: any list binds to the same expanding parameter."""
+        return "seq"
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    @classmethod
+    def placeholder(cls, type_: TypeEngine[Any], name: str, shape: Hashable) -> Any:
+        """Return an expanding parameter."""
+        return sa.bindparam(name, expanding=True, type_=type_)
 
-    def _combine(self, op: Callable[[Any, Any], Any], other: Any, reverse: bool = False) -> Combined:
-        return Combined(op, other, self) if reverse else Combined(op, self, other)
+    def as_sql(self) -> SQL:
+        """Return ``lhs IN (...)``."""
+        return self.lhs.in_(self.rhs)
+
+
+@register_lookup(TypeEngine)
+class Range(Lookup):
+    """``BETWEEN low AND high``, both ends included."""
 
-    def __add__(self, other: Any) -> Combined:
-        return self._combine(operator.add, other)
-
-    def __radd__(self, other: Any) -> Combined:
-        return self._combine(operator.add, other, reverse=True)
-
-    def __sub__(self, other: Any) -> Combined:
-        return self._combine(operator.sub, other)
-
-    def __rsub__(self, other: Any) -> Combined:
-        return self._combine(operator.sub, other, reverse=True)
-
-    def __mul__(self, other: Any) -> Combined:
-        return self._combine(operator.mul, other)
-
-    def __truediv__(self, other: Any) -> Combined:
-        return self._combine(operator.truediv, other)
-
-    def __repr__(self) -> str:
-        return f"F({self.name!r})"
-
-
-class Combined(F):
-    """Arithmetic on :class:`F` references and plain values."""
-
-    def __init__(self, op: Callable[[Any, Any], Any], lhs: Any, rhs: Any) -> None:
-        super().__init__(f"({lhs!r} {op.__name__} {rhs!r})")
-        self.op, self.lhs, self.rhs = op, lhs, rhs
-
-
-class Q:
-    """A condition tree: keyword lookups joined with ``&``, ``|`` and negated with ``~``."""
-
-    AND = "AND"
-    OR = "OR"
-
-    def __init__(self, *children: Q, _connector: str = AND, _negated: bool = False, **lookups: Any) -> None:
-        self.children: list[Q | tuple[str, Any]] = [*children, *sorted(lookups.items())]
-        self.connector = _connector
-        self.negated = _negated
-
-    def _combine(self, other: Q, connector: str) -> Q:
-        if not isinstance(other, Q):
-            raise TypeError(f"cannot combine Q with {type(other).__name__}")
-        return Q(self, other, _connector=connector)
-
-    def __and__(self, other: Q) -> Q:
-        return self._combine(other, self.AND)
-
-    def __or__(self, other: Q) -> Q:
-        return self._combine(other, self.OR)
-
-    def __invert__(self) -> Q:
-        clone = Q(
-            *[c for c in self.children if isinstance(c, Q)],
-            _connector=self.connector,
-            _negated=not self.negated,
-        )
-        clone.children = list(self.children)
-        return clone
-
-    def __repr__(self) -> str:
-        return f"<Q {'NOT ' if self.negated else ''}{self.connector}: {self.children!r}>"
-
-
-@dataclass
-class JoinPlan:
-    """The relationship joins a statement needs, one alias per path."""
-
-    aliases: dict[str, Any] = field(default_factory=dict)
-    joins: list[tuple[str, Any, Any, bool]] = field(default_factory=list)
-
-
-class Resolver:
-    """Resolve field paths of one model to columns, joining relationships as needed.
-
-    Args:
-        model: The model the paths start from.
-        plan: The joins gathered so far; shared by every path of one statement.
-        live_only: Add ``deleted_at IS NULL`` to joins of soft-deletable targets.
-    """
-
-    def __init__(self, model: type[Any], plan: JoinPlan | None = None, live_only: bool = True) -> None:
-        self.model = model
-        self.plan = plan if plan is not None else JoinPlan()
-        self.live_only = live_only
-        self.problems: list[str] = []
-
-    def column(self, path: str, purpose: str = "filter") -> Any:
-        """Return the column a path names (``"pk"`` and ``"rel__field"`` allowed), or ``None``."""
-        parts = path.split(SEP)
-        if not all(parts):
-            self.problems.append(f"{path!r} is not a valid field name")
-            return None
-        entity, mapper = self.model, sa.inspect(self.model)
-        for depth in range(len(parts) - 1):
-            entity, mapper = self._join(entity, mapper, parts[: depth + 1], path)
-            if entity is None:
-                return None
-        return self._attribute(entity, mapper, parts[-1], path, purpose)
-
-    def _join(self, entity: Any, mapper: Mapper[Any], parts: list[str], path: str) -> tuple[Any, Any]:
-        key = SEP.join(parts)
-        rel = mapper.relationships.get(parts[-1])
-        if rel is None:
-            self.problems.append(f"{path!r}: {mapper.class_.__name__} has no relation {parts[-1]!r}")
-            return None, None
-        if key not in self.plan.aliases:
-            target = aliased(rel.mapper.class_, name=f"j_{key}")
-            self.plan.aliases[key] = target
-            self.plan.joins.append((key, getattr(entity, parts[-1]), target, self._live(rel)))
-        return self.plan.aliases[key], rel.mapper
-
-    def _live(self, rel: RelationshipProperty[Any]) -> bool:
-        return self.live_only and getattr(rel.mapper.class_, "__soft_delete__", False)
-
-    def _attribute(self, entity: Any, mapper: Mapper[Any], name: str, path: str, purpose: str) -> Any:
-        model = mapper.class_
-        if name == "pk":
-            name = str(mapper.primary_key[0].key)
-        if name in getattr(model, "__secret_fields__", ()):
-            self.problems.append(f"{path!r} holds a secret and cannot be used to {purpose}")
-            return None
-        if name not in mapper.column_attrs:
-            if name in mapper.relationships:
-                self.problems.append(f"{path!r} is a relation; name one of its fields ({name}__id)")
-            else:
-                self.problems.append(f"{path!r}: {model.__name__} has no field {name!r}")
-            return None
-        return getattr(entity, name)
-
-    def split_lookup(self, path: str) -> tuple[str, str]:
-        """Split ``"a__b__iexact"`` into ``("a__b", "iexact")``; no lookup means ``exact``."""
-        head, _, last = path.rpartition(SEP)
-        if head and last in LOOKUPS:
-            return head, last
-        return path, "exact"
-
-    def condition(self, path: str, value: Any, keep_nulls: bool = False) -> Any:
-        """Return the SQL condition for one ``path=value`` keyword, or ``None`` on a problem.
-
-        Args:
-            path: ``field__lookup`` (relations allowed).
-            value: The lookup's value.
-            keep_nulls: The condition will be negated: rows whose column is NULL (or
-                whose relation is missing) must not match it, as in Django's ``exclude``.
-        """
-        field_path, lookup = self.split_lookup(path)
-        col = self.column(field_path)
-        if col is None:
-            return None
-        from assistant_models.core.base import refuse_nul
-
-        refuse_nul({path: value}, self.model.__name__)
-        if value is None and lookup not in ("exact", "iexact", "isnull"):
-            raise ValidationError.single(path, f"{lookup} lookup cannot take None", self.model.__name__)
-        if isinstance(value, F):
-            value = self.expression(value)
-            if value is None:
-                return None
-        elif value is not None and not isinstance(value, sa.sql.ClauseElement):
-            from assistant_models.core.base import lookup_value
-
-            value = lookup_value(col.property.parent.class_, col.key, lookup, value, path)
-        try:
-            cond = LOOKUPS[lookup](col, value)
-        except (TypeError, ValueError) as exc:
-            raise ValidationError.single(path, f"{lookup} lookup {exc}", self.model.__name__) from None
-        if keep_nulls and lookup != "isnull" and value is not None and (SEP in field_path or nullable(col)):
-            cond = sa.and_(cond, col.is_not(None))
-        return cond
-
-    def expression(self, ref: F) -> Any:
-        """Compile an :class:`F` reference (or arithmetic on references) to SQL."""
-        if isinstance(ref, Combined):
-            lhs = self.expression(ref.lhs) if isinstance(ref.lhs, F) else ref.lhs
-            rhs = self.expression(ref.rhs) if isinstance(ref.rhs, F) else ref.rhs
-            return None if lhs is None or rhs is None else ref.op(lhs, rhs)
-        return self.column(ref.name)
-
-    def q(self, node: Q, negated: bool = False) -> Any:
-        """Compile a :class:`Q` tree to SQL; ``None`` for an empty tree (it adds no condition)."""
-        inside = negated or node.negated
-        parts = [
-            self.q(c, inside) if isinstance(c, Q) else self.condition(*c, keep_nulls=inside)
-            for c in node.children
-        ]
-        parts = [p for p in parts if p is not None]
-        if not parts:
-            return None
-        combined = sa.or_(*parts) if node.connector == Q.OR else sa.and_(*parts)
-        return sa.not_(combined) if node.negated else combined
-
-    def ordering(self, name: str) -> Any:
-        """Return the ORDER BY element for ``"field"`` or ``"-field"`` (paths allowed)."""
-        desc = name.startswith("-")
-        col = self.column(name[1:] if desc else name, purpose="order by")
-        if col is None:
-            return None
-        return col.desc() if desc else col.asc()
-
-    def check(self) -> None:
-        """Raise every problem gathered so far as one :class:`FieldError`."""
-        if self.problems:
-            problems, self.problems = self.problems, []
-            raise FieldError(problems, self.model.__name__)
-
-
-def nullable(col: Any) -> bool:
-    """Return whether a mapped column attribute may hold NULL."""
-    columns = getattr(getattr(col, "property", None), "columns", None)
-    return bool(columns[0].nullable) if columns else True
-
-
-def apply_joins(stmt: Any, plan: JoinPlan) -> Any:
-    """Add the planned relationship joins (LEFT OUTER, live rows only where asked) to ``stmt``."""
-    for _key, rel_attr, target, live in plan.joins:
-        onclause = rel_attr.of_type(target)
-        if live:
-            onclause = onclause.and_(target.deleted_at.is_(None))
-        stmt = stmt.outerjoin(onclause)
-    return stmt
+    lookup_name = "range"
+
+    @classmethod
+    def prepare(cls, value: Any, coerce: Coercer) -> Any:
+        """Return the converted (low, high) pair."""
+        pair = _sequence(value, "a (low, high) pair")
+        if len(pair) != 2:
+            raise TypeError("needs a (low, high) pair")
+        return [coerce(v) for v in pair]
+
+    @classmethod
+    def placeholder(cls, type_: TypeEngine[Any], name: str, shape: Hashable) -> Any:
+        """Return two parameters."""
+        return (sa.bindparam(f"{name}_lo", type_=type_), sa.bindparam(f"{name}_hi", type_=type_))
+
+    @classmethod
+    def parameters(cls, value: Any, name: str) -> dict[str, Any]:
+        """Return the two ends."""
+        return {f"{name}_lo": value[0], f"{name}_hi": value[1]}
+
+    def as_sql(self) -> SQL:
+        """Return ``lhs BETWEEN low AND high``."""
+        low, high = self.rhs if isinstance(self.rhs, tuple) else (self.rhs, self.rhs)
+        return self.lhs.between(low, high)
+
+
+@register_lookup(TypeEngine)
+class IsNull(Lookup):
+    """``IS NULL`` (``True``) or ``IS NOT NULL`` (``False``)."""
+
+    lookup_name = "isnull"
+    coerce_value = False
+
+    @classmethod
+    def prepare(cls, value: Any, coerce: Coercer) -> Any:
+        """Return the flag; only booleans are accepted."""
+        if not isinstance(value, bool):
+            raise TypeError("needs True or False")
+        return value
+
+    @classmethod
+    def shape(cls, value: Any) -> Hashable:
+        """Return the flag itself: it changes the SQL."""
+        return bool(value)
+
+    @classmethod
+    def placeholder(cls, type_: TypeEngine[Any], name: str, shape: Hashable) -> Any:
+        """Return the flag as SQL ``true``/``false``."""
+        return sa.true() if shape else sa.false()
+
+    @classmethod
+    def parameters(cls, value: Any, name: str) -> dict[str, Any]:
+        """Return nothing: the flag is part of the SQL."""
+        return {}
+
+    def as_sql(self) -> SQL:
+        """Return the NULL test."""
+        return self.lhs.is_(None) if isinstance(self.rhs, sa.sql.elements.True_) else self.lhs.is_not(None)
+
+
+class PatternLookup(Lookup):
+    """A LIKE lookup: the value is escaped and wrapped in wildcards; the column is compared as text."""
+
+    coerce_value = False
+    before: ClassVar[str] = ""
+    after: ClassVar[str] = ""
+    insensitive: ClassVar[bool] = False
+
+    @classmethod
+    def prepare(cls, value: Any, coerce: Coercer) -> Any:
+        """Return the escaped pattern of the value's text."""
+        return f"{cls.before}{escape_like(str(value))}{cls.after}"
+
+    @classmethod
+    def placeholder(cls, type_: TypeEngine[Any], name: str, shape: Hashable) -> Any:
+        """Return a text parameter."""
+        return sa.bindparam(name, type_=sa.String())
+
+    @classmethod
+    def process_expression(cls, rhs: SQL) -> SQL:
+        """Return the pattern built in SQL from another column: escaped, then wrapped."""
+        text: SQL = text_of(rhs)
+        for char in (ESCAPE, "%", "_"):
+            text = sa.func.replace(text, char, ESCAPE + char)
+        if cls.before:
+            text = sa.literal(cls.before) + text
+        if cls.after:
+            text = text + sa.literal(cls.after)
+        return text
+
+    def as_sql(self) -> SQL:
+        """Return ``lhs [I]LIKE pattern``."""
+        lhs = text_of(self.lhs)
+        if self.insensitive:
+            return lhs.ilike(self.rhs, escape=ESCAPE)
+        return lhs.like(self.rhs, escape=ESCAPE)
+
+
+def _pattern(name: str, before: str, after: str, insensitive: bool) -> type[Lookup]:
+    attrs = {"lookup_name": name, "before": before, "after": after, "insensitive": insensitive}
+    cls = type(name.title(), (PatternLookup,), {**attrs, "__doc__": f"``{name}``: a literal text match."})
+    register_lookup(TypeEngine, cls)
+    return cls
+
+
+Contains = _pattern("contains", "%", "%", False)
+IContains = _pattern("icontains", "%", "%", True)
+StartsWith = _pattern("startswith", "", "%", False)
+IStartsWith = _pattern("istartswith", "", "%", True)
+EndsWith = _pattern("endswith", "%", "", False)
+IEndsWith = _pattern("iendswith", "%", "", True)
+
+
+@register_lookup(TypeEngine)
+class Regex(Lookup):
+    """A POSIX regular expression match (``~``)."""
+
+    lookup_name = "regex"
+    coerce_value = False
+    operator: ClassVar[str] = "~"
+
+    @classmethod
+    def prepare(cls, value: Any, coerce: Coercer) -> Any:
+        """Return the pattern's text."""
+        return str(value)
+
+    @classmethod
+    def placeholder(cls, type_: TypeEngine[Any], name: str, shape: Hashable) -> Any:
+        """Return a text parameter."""
+        return sa.bindparam(name, type_=sa.String())
+
+    def as_sql(self) -> SQL:
+        """Return ``lhs ~ pattern``."""
+        return text_of(self.lhs).op(self.operator, is_comparison=True)(self.rhs)
+
+
+@register_lookup(TypeEngine)
+class IRegex(Regex):
+    """A case-insensitive regular expression match (``~*``)."""
+
+    lookup_name = "iregex"
+    operator = "~*"

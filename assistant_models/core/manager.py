@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
+from assistant_models.core.concerns import ALL, DELETED, LIVE
 from assistant_models.core.persistence import translating
-from assistant_models.core.query import ALL, DELETED, LIVE, QuerySet
+from assistant_models.core.query import Query
+from assistant_models.core.queryset import QuerySet
 
 if TYPE_CHECKING:
     from assistant_models.core.base import AssistantModel
@@ -39,6 +41,7 @@ class Manager(QuerySet[M]):
         if visibility not in (LIVE, ALL, DELETED):
             raise ValueError(f"visibility must be {LIVE!r}, {ALL!r} or {DELETED!r}")
         super().__init__(None, visibility)
+        self._visibility = visibility
         self._bound: dict[type[Any], Any] = {}
         self.name = ""
 
@@ -52,7 +55,7 @@ class Manager(QuerySet[M]):
             )
         bound = self._bound.get(owner)
         if bound is None:
-            bound = self._chain()
+            bound = self._chain(Query(owner, self._visibility))
             bound.model = owner
             bound._bound = {}
             bound._keeps_rows = False  # it lives as long as its model: each use queries afresh

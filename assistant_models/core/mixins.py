@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
-from assistant_models.core.manager import ALL, DELETED, Manager
+from assistant_models.core.concerns import ALL, DELETED, Audited, Concern, SoftDelete, Timestamped, Versioned
+from assistant_models.core.manager import Manager
 from assistant_models.core.types import UTCDateTime, utcnow
 
 __all__ = [
@@ -40,6 +41,8 @@ class UUIDPrimaryKeyMixin(SQLModel):
 class TimestampMixin(SQLModel):
     """``created_at`` and ``updated_at``, timezone-aware and set by the server."""
 
+    __concerns__: ClassVar[tuple[Concern, ...]] = (Timestamped(),)
+
     created_at: datetime | None = Field(
         default=None,
         sa_type=UTCDateTime,
@@ -64,6 +67,7 @@ class SoftDeleteMixin(SQLModel):
     """
 
     __soft_delete__: ClassVar[bool] = True
+    __concerns__: ClassVar[tuple[Concern, ...]] = (SoftDelete("deleted_at"),)
     all_objects: ClassVar[Manager[Any]] = Manager(visibility=ALL)
     deleted_objects: ClassVar[Manager[Any]] = Manager(visibility=DELETED)
 
@@ -99,10 +103,13 @@ class AuditMixin(SQLModel):
     """
 
     __audited__: ClassVar[bool] = True
+    __concerns__: ClassVar[tuple[Concern, ...]] = (Audited(),)
 
 
 class VersionMixin(SQLModel):
     """Optimistic locking: a write whose version is stale raises ``ConflictError``."""
+
+    __concerns__: ClassVar[tuple[Concern, ...]] = (Versioned("version"),)
 
     version: int = Field(default=1, nullable=False, sa_column_kwargs={"server_default": sa.text("1")})
 

@@ -22,13 +22,16 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 import pydantic
 import sqlalchemy as sa
 from pydantic_core import to_jsonable_python
+from sqlalchemy.dialects import postgresql
 
+from assistant_models.core.paths import primary_key
+from assistant_models.core.query import order_name
 from assistant_models.core.statements import LRU
 from assistant_models.exceptions import FieldError, ValidationError
 
 if TYPE_CHECKING:
     from assistant_models.core.base import AssistantModel
-    from assistant_models.core.query import QuerySet
+    from assistant_models.core.queryset import QuerySet
 
 __all__ = ["MAX_PER_PAGE", "CursorPage", "Page", "cursor_paginate", "paginate"]
 
@@ -87,7 +90,7 @@ def paginate(qs: QuerySet[M], page: int, per_page: int) -> Page[M]:
     if isinstance(page, bool) or not isinstance(page, int) or page < 1:
         raise ValidationError.single("page", "must be an integer of 1 or more")
     _check_size("per_page", per_page)
-    ordered = qs if qs._order or qs._search else qs.order_by("pk")
+    ordered = qs if qs.ordered else qs.order_by("pk")
     total = qs.count()
     start = (page - 1) * per_page
     items = list(ordered[start : start + per_page]) if start < total else []
@@ -105,20 +108,47 @@ def _sign(payload: bytes) -> bytes:
 
 
 def _keyset_fields(qs: QuerySet[Any]) -> list[str]:
-    mapper = sa.inspect(qs.model)
-    pk = mapper.primary_key[0].key
-    fields = [f.lstrip("-") for f in qs._order]
-    problems = []
-    for name in fields:
-        attr = mapper.column_attrs.get("pk" if name == "pk" else name)
-        if name != "pk" and (attr is None or attr.columns[0].nullable):
-            problems.append(f"{name!r}: cursor pagination orders by non-null fields of the model itself")
+    """Return the ordering of ``qs`` as field names, the key appended to break ties.
+
+    Raises:
+        FieldError: An ordering a cursor cannot follow: an expression, an annotation
+            (such as a search's ``search_rank``), a relation or a nullable field.
+    """
+    model = qs.model
+    mapper = sa.inspect(model)
+    order = qs.query.order
+    if order is None:
+        order = qs.query.add_ordering(getattr(model, "__ordering__", ()), [])
+    names, problems = [], []
+    for item in order:
+        name = order_name(item)
+        field = None if name is None else name.lstrip("-")
+        attr = None if field is None else mapper.column_attrs.get(field)
+        if field != "pk" and (attr is None or attr.columns[0].nullable):
+            what = repr(field) if field is not None else repr(item)
+            problems.append(f"{what}: cursor pagination orders by non-null fields of the model itself")
+        names.append(name or "")
     if problems:
-        raise FieldError(problems, qs.model.__name__)
-    order = list(qs._order)
-    if pk not in fields and "pk" not in fields:
-        order.append("-pk" if order and order[-1].startswith("-") else "pk")
-    return order
+        raise FieldError(problems, model.__name__)
+    pk = primary_key(model)
+    if not {"pk", *pk} & {n.lstrip("-") for n in names}:
+        names += [("-" if names and names[-1].startswith("-") else "") + k for k in pk]
+    return names
+
+
+_SCOPES = LRU(512)
+
+
+def _scope(qs: QuerySet[Any]) -> str:
+    """Return a digest of the SQL and parameters of ``qs``, so its cursors fit no other query."""
+    shape = qs.query.shape
+    text = _SCOPES.get(shape) if shape is not None else None
+    if text is None:
+        text = str(qs.statement().compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
+        if shape is not None:
+            _SCOPES.put(shape, text)
+    params = sorted((k, repr(v)) for k, v in qs.query.params.items())
+    return hashlib.sha256(f"{text}|{params}".encode()).hexdigest()[:32]
 
 
 def _fingerprint(model: type[Any], order: list[str], scope: str = "") -> str:
@@ -126,16 +156,9 @@ def _fingerprint(model: type[Any], order: list[str], scope: str = "") -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _scope(qs: QuerySet[Any]) -> str:
-    """Describe what a QuerySet selects, so its cursors are refused by any other query."""
-    if qs._shape is None:  # conditions not described by a shape: bind to visibility only
-        return qs._visibility
-    return repr((qs._visibility, qs._shape, sorted((k, repr(v)) for k, v in qs._params.items())))
-
-
 def encode_cursor(model: type[Any], order: list[str], obj: Any, scope: str = "") -> str:
     """Return the signed cursor that points just after ``obj`` in ``order`` within ``scope``."""
-    pk = sa.inspect(model).primary_key[0].key
+    pk = primary_key(model)[0]
     values = [getattr(obj, pk if f.lstrip("-") == "pk" else f.lstrip("-")) for f in order]
     payload = json.dumps(
         [_fingerprint(model, order, scope), to_jsonable_python(values)], separators=(",", ":")
@@ -171,7 +194,7 @@ def _typed(model: type[Any], name: str, value: Any, bad: ValidationError) -> Any
     from assistant_models.core.base import field_adapter
 
     if name == "pk":
-        name = sa.inspect(model).primary_key[0].key
+        name = primary_key(model)[0]
     try:
         return field_adapter(cast(Any, model), name).validate_python(value)
     except pydantic.ValidationError:
@@ -181,15 +204,15 @@ def _typed(model: type[Any], name: str, value: Any, bad: ValidationError) -> Any
 _KEYSETS = LRU(256)
 
 
-def _after(model: type[Any], order: tuple[str, ...], index: int) -> Any:
-    """Return the (cached) condition "after the cursor", its values as parameters ``am_after<index>_<i>``."""
-    key = (model, order, index)
+def _after(model: type[Any], order: tuple[str, ...]) -> Any:
+    """Return the (cached) condition "after the cursor", its values as parameters ``am_after_<i>``."""
+    key = (model, order)
     condition = _KEYSETS.get(key)
     if condition is not None:
         return condition
-    pk = sa.inspect(model).primary_key[0].key
+    pk = primary_key(model)[0]
     cols = [getattr(model, pk if f.lstrip("-") == "pk" else f.lstrip("-")) for f in order]
-    values = [sa.bindparam(f"am_after{index}_{i}", type_=c.type) for i, c in enumerate(cols)]
+    values = [sa.bindparam(f"am_after_{i}", type_=c.type) for i, c in enumerate(cols)]
     descending = [f.startswith("-") for f in order]
     if all(descending) or not any(descending):
         lhs, rhs = sa.tuple_(*cols), sa.tuple_(*values)
@@ -219,22 +242,17 @@ def cursor_paginate(qs: QuerySet[M], first: int, after: str | None) -> CursorPag
         FieldError: The ordering uses a nullable field or a relation.
     """
     _check_size("first", first)
-    if qs._search is not None:
-        raise FieldError(
-            ["a search is ordered by rank, which no cursor can follow: page it with paginate()"],
-            qs.model.__name__,
-        )
     order = _keyset_fields(qs)
     ordered = qs.order_by(*order)
+    scope = _scope(qs)
     if after is not None:
         if not isinstance(after, str):
             raise ValidationError.single("after", "must be a cursor string", qs.model.__name__)
-        values = decode_cursor(qs.model, order, after, _scope(qs))
-        index = len(ordered._where)
-        params = {f"am_after{index}_{i}": value for i, value in enumerate(values)}
-        ordered = ordered._refined(_after(qs.model, tuple(order), index), ("after", tuple(order)), params)
+        values = decode_cursor(qs.model, order, after, scope)
+        params = {f"am_after_{i}": value for i, value in enumerate(values)}
+        ordered = ordered.where(_after(qs.model, tuple(order)), params=params, shape=("after", tuple(order)))
     rows = list(ordered[: first + 1])
     has_next = len(rows) > first
     items = rows[:first]
-    cursor = encode_cursor(qs.model, order, items[-1], _scope(qs)) if has_next else None
+    cursor = encode_cursor(qs.model, order, items[-1], scope) if has_next else None
     return CursorPage(items=items, next_cursor=cursor, has_next=has_next)

@@ -88,7 +88,8 @@ def _hard_delete_instance(session: Session, obj: SoftDeleteMixin) -> None:
     """
     from sqlalchemy import inspect
 
-    from assistant_models.core.query import ALL, QuerySet
+    from assistant_models.core.concerns import ALL
+    from assistant_models.core.queryset import QuerySet
 
     state = inspect(obj)
     if state.pending:
@@ -98,7 +99,7 @@ def _hard_delete_instance(session: Session, obj: SoftDeleteMixin) -> None:
     lookups = {"pk": state.identity[0]}
     if getattr(model.__mapper__, "version_id_col", None) is not None:
         lookups["version"] = obj.version  # type: ignore[attr-defined]
-    if QuerySet(model, visibility=ALL).using(session).filter(**lookups).delete(hard=True) == 0:
+    if QuerySet(model, visibility=ALL).using(session).filter(**lookups).delete(hard=True)[0] == 0:
         raise ConflictError(
             f"{model.__name__}: the row was changed or deleted by another transaction", "version"
         )

@@ -7,8 +7,9 @@ round trip.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm.util import identity_key
@@ -16,18 +17,32 @@ from sqlalchemy.sql.elements import ClauseElement
 
 from assistant_models.core.audit import ACTOR_PARAM, REDACTED, AuditAction, current_actor
 from assistant_models.core.base import refuse_nulls, validate_fields
+from assistant_models.core.compiler import Compiler
+from assistant_models.core.concerns import ALL, Audited, SoftDelete, Versioned, concern, concerns_of
 from assistant_models.core.copy import copy_instances
 from assistant_models.core.events import HANDLED
-from assistant_models.core.lookups import F, Resolver
+from assistant_models.core.expressions import Expression, as_expression
+from assistant_models.core.inserts import insert_many, insert_one
+from assistant_models.core.paths import PathError, describe, primary_key
 from assistant_models.core.persistence import translating
+from assistant_models.core.query import Query
 from assistant_models.core.statements import LRU
 from assistant_models.exceptions import ConflictError, FieldError, ValidationError
 
 if TYPE_CHECKING:
     from assistant_models.core.base import AssistantModel
-    from assistant_models.core.query import QuerySet
+    from assistant_models.core.queryset import QuerySet
 
-__all__ = ["bulk_create", "bulk_update", "delete", "get_or_create", "update", "update_or_create"]
+__all__ = [
+    "Conflicts",
+    "bulk_create",
+    "bulk_update",
+    "create",
+    "delete",
+    "get_or_create",
+    "update",
+    "update_or_create",
+]
 
 M = TypeVar("M", bound="AssistantModel")
 
@@ -36,27 +51,67 @@ M = TypeVar("M", bound="AssistantModel")
 OWN_VISIBILITY = {HANDLED: True}
 
 
+class Conflicts(NamedTuple):
+    """What ``bulk_create`` does with rows that collide with existing ones."""
+
+    ignore: bool = False
+    update: bool = False
+    unique_fields: tuple[str, ...] = ()
+    update_fields: tuple[str, ...] = ()
+
+
+def _pks(model: type[Any]) -> list[sa.Column[Any]]:
+    return list(model.__table__.primary_key.columns)
+
+
 def _pk(model: type[Any]) -> sa.Column[Any]:
-    return model.__table__.primary_key.columns[0]  # type: ignore[no-any-return]
+    return _pks(model)[0]
 
 
-def _refuse_append_only(model: type[Any]) -> None:
-    from assistant_models.core.audit import AuditLogBase
+def _check_write(model: type[Any], operation: str) -> None:
+    for each in concerns_of(model):
+        each.check_write(model, operation)
 
-    if issubclass(model, AuditLogBase):
-        raise ValidationError.single("audit_logs", "is append-only: rows cannot be changed", model.__name__)
+
+def _audited(model: type[Any]) -> bool:
+    return concern(model, Audited) is not None
+
+
+def _relation_values(model: type[Any], values: dict[str, Any]) -> dict[str, Any]:
+    """Return ``values`` with relation names (``assignee=user``) turned into their key columns."""
+    mapper = sa.inspect(model)
+    result: dict[str, Any] = {}
+    for name, value in values.items():
+        rel = mapper.relationships.get(name)
+        if rel is None or rel.uselist:
+            result[name] = value
+            continue
+        local = next(iter(rel.local_columns))
+        key = str(mapper.get_property_by_column(local).key)
+        target = rel.mapper.class_
+        if value is not None and not isinstance(value, (target, Expression, ClauseElement)):
+            raise ValidationError.single(
+                name, f"must be a {target.__name__} instance or None", model.__name__
+            )
+        if isinstance(value, target):
+            value = getattr(value, primary_key(target)[0])
+            if value is None:
+                raise ValidationError.single(name, f"the {target.__name__} is not saved yet", model.__name__)
+        result[key] = value
+    return result
 
 
 def _writable(model: type[Any], names: Sequence[str]) -> None:
-    _refuse_append_only(model)
+    _check_write(model, "update")
     table, problems = model.__table__, []
+    protected = {f for c in concerns_of(model) for f in c.protected(model)}
     for name in names:
         if name not in table.c or name not in model.model_fields:
             problems.append(f"{name!r}: {model.__name__} has no field {name!r}")
         elif table.c[name].primary_key:
             problems.append(f"{name!r} is the primary key and cannot be updated")
-        elif name == "version" and getattr(model.__mapper__, "version_id_col", None) is not None:
-            problems.append("'version' is kept by optimistic locking and cannot be set")
+        elif name in protected:
+            problems.append(f"{name!r} is kept by the model itself and cannot be set")
     if problems:
         raise FieldError(problems, model.__name__)
 
@@ -65,24 +120,39 @@ def _set_clause(qs: QuerySet[Any], values: dict[str, Any]) -> dict[str, Any]:
     model = qs.model
     _writable(model, list(values))
     refuse_nulls(model, values)
-    plain = {k: v for k, v in values.items() if not isinstance(v, (F, ClauseElement))}
+    plain = {k: v for k, v in values.items() if not isinstance(v, (Expression, ClauseElement))}
     cleaned = validate_fields(model, plain)
-    resolver = Resolver(model)
+    compiler = Compiler(Query(model, ALL))
     clause: dict[str, Any] = {}
     for name, value in values.items():
-        if isinstance(value, F):
-            value = resolver.expression(value)
+        if isinstance(value, Expression):
+            _refuse_joined_references(model, value)
+            value = value.resolve(compiler)
         clause[name] = cleaned.get(name, value)
-    resolver.check()
     return _bump(model, clause)
 
 
+def _refuse_joined_references(model: type[Any], expression: Expression) -> None:
+    """Refuse ``update(x=F("relation__field"))``: an UPDATE cannot join (Django refuses it too)."""
+    from assistant_models.core.expressions import F, OuterRef
+
+    problems = []
+    for each in expression.walk():
+        if isinstance(each, F) and not isinstance(each, OuterRef):
+            try:
+                path = describe(model, each.name)
+            except PathError as exc:
+                problems.append(str(exc))
+                continue
+            if path.hops:
+                problems.append(f"{each.name!r}: joined field references are not allowed in update()")
+    if problems:
+        raise FieldError(problems, model.__name__)
+
+
 def _bump(model: type[Any], clause: dict[str, Any]) -> dict[str, Any]:
-    table = model.__table__
-    if "version" in table.c and getattr(model.__mapper__, "version_id_col", None) is not None:
-        clause.setdefault("version", table.c.version + 1)
-    if "updated_at" in table.c:
-        clause.setdefault("updated_at", sa.func.now())
+    for each in concerns_of(model):
+        each.on_update(model, clause)
     return clause
 
 
@@ -125,10 +195,11 @@ def _audit_insert(model: type[Any], upd: Any, fields: list[str]) -> Any:
     for part in parts[1:]:
         diff = diff.op("||")(part)
     action: Any = sa.literal(AuditAction.UPDATE.value)
-    if "deleted_at" in fields:
+    soft = concern(model, SoftDelete)
+    if soft is not None and soft.column in fields:
         action = sa.case(
-            (~changed["deleted_at"], sa.literal(AuditAction.UPDATE.value)),
-            (upd.c.new_deleted_at.is_(None), sa.literal(AuditAction.RESTORE.value)),
+            (~changed[soft.column], sa.literal(AuditAction.UPDATE.value)),
+            (upd.c[f"new_{soft.column}"].is_(None), sa.literal(AuditAction.RESTORE.value)),
             else_=sa.literal(AuditAction.SOFT_DELETE.value),
         )
     rows = sa.select(
@@ -152,8 +223,9 @@ def _update_statement(
     CTE; the others a plain ``UPDATE ... WHERE ... RETURNING`` when ``where`` is given.
     """
     table, pk = model.__table__, _pk(model)
-    fields = [f for f in clause if f not in ("version", "updated_at", *model.__audit_exclude__)]
-    audited = getattr(model, "__audited__", False) and bool(fields)
+    skipped = {*model.__audit_exclude__, *(f for c in concerns_of(model) for f in c.unaudited())}
+    fields = [f for f in clause if f not in skipped]
+    audited = _audited(model) and bool(fields)
     if not audited and where is not None:
         return (
             sa.update(table).where(*where()).values(clause).returning(pk).execution_options(**OWN_VISIBILITY)
@@ -200,7 +272,7 @@ def run_update(
         stmt = _update_statement(qs.model, old, clause, source, where)
         if key is not None:
             _UPDATES.put(key, stmt)
-    bound = {**qs._params, ACTOR_PARAM: current_actor(), **(params or {})}
+    bound = {**qs.query.params, ACTOR_PARAM: current_actor(), **(params or {})}
     session = qs.session
     with translating():
         session.flush()
@@ -208,14 +280,34 @@ def run_update(
         return list(session.connection().execute(stmt, bound).scalars())
 
 
+def _refuse_unwritable_query(qs: QuerySet[Any], what: str) -> None:
+    query = qs.query
+    if query.is_sliced:
+        raise ValidationError.single("slice", f"cannot {what} a sliced QuerySet", qs.model.__name__)
+    if query.combinator is not None or query.distinct_on:
+        raise ValidationError.single(
+            "query", f"cannot {what} a combined or DISTINCT ON QuerySet", qs.model.__name__
+        )
+
+
 def _old_select(qs: QuerySet[Any], fields: Sequence[str]) -> Any:
-    if qs._limit is not None or qs._offset:
-        raise ValidationError.single("slice", "cannot update or delete a sliced QuerySet", qs.model.__name__)
+    """Return the SELECT of the matching rows' key and old values, locking them."""
+    _refuse_unwritable_query(qs, "update or delete")
+    compiler = Compiler(qs.query.clone(distinct=False, annotations=(), order=()))
     table = qs.model.__table__
-    cols = [_pk(qs.model).label("am_pk"), *[table.c[f] for f in fields]]
-    rows = qs._chain()
-    rows._distinct = False  # DISTINCT cannot lock rows, and the keys are distinct anyway
-    return rows._statement(*cols, ordered=False).with_for_update(of=table)
+    entity = compiler.entity
+    cols = [getattr(entity, primary_key(qs.model)[0]).label("am_pk"), *[getattr(entity, f) for f in fields]]
+    stmt = compiler.select(columns=cols, ordered=False, sliced=False)
+    return stmt.with_for_update(of=table)
+
+
+def _plain_where(qs: QuerySet[Any]) -> Callable[[], Any] | None:
+    """Return a builder of the WHERE conditions when an UPDATE can use them directly (no joins)."""
+    compiler = Compiler(qs.query)
+    where, having = compiler.conditions()
+    if compiler.joins or having or qs.query.annotations:
+        return None
+    return lambda: where
 
 
 def _expire(qs: QuerySet[Any], keys: list[Any], attrs: Sequence[str]) -> None:
@@ -230,14 +322,19 @@ def update(qs: QuerySet[Any], values: dict[str, Any]) -> int:
     """Update every matching row; see :meth:`QuerySet.update`."""
     if not values:
         raise ValidationError.single("values", "update() needs at least one field", qs.model.__name__)
-    shape = qs._cache_key("update")
-    if shape is None or any(isinstance(v, (F, ClauseElement)) for v in values.values()):
+    _refuse_unwritable_query(qs, "update")
+    if qs.query.empty:
+        return 0
+    values = _relation_values(qs.model, values)
+    values = {k: as_expression(v) if isinstance(v, ClauseElement) else v for k, v in values.items()}
+    shape = qs.query.shape
+    if shape is None or any(isinstance(v, Expression) for v in values.values()):
         clause, params, key = _set_clause(qs, values), None, None
     else:
         clause, params = _bound_set_clause(qs.model, values)
-        key = (*shape, tuple(sorted(values)))
-    fields = [f for f in clause if f not in ("version", "updated_at")]
-    where = None if qs._plan.joins else qs._conditions
+        key = ("update", shape, tuple(sorted(values)))
+    fields = [f for f in clause if f in values]
+    where = _plain_where(qs)
     keys = run_update(qs, lambda: _old_select(qs, fields), clause, params=params, key=key, where=where)
     _expire(qs, keys, list(clause))
     return len(keys)
@@ -253,38 +350,46 @@ def _bound_set_clause(model: type[Any], values: dict[str, Any]) -> tuple[dict[st
     return _bump(model, clause), {f"am_set_{name}": cleaned[name] for name in values}
 
 
-def delete(qs: QuerySet[Any], hard: bool) -> int:
+def delete(qs: QuerySet[Any], hard: bool) -> tuple[int, dict[str, int]]:
     """Delete matching rows; see :meth:`QuerySet.delete`."""
-    _refuse_append_only(qs.model)
-    if qs.soft_delete and not hard:
-        live = qs.filter(deleted_at__isnull=True)
-        clause = _bump(qs.model, {"deleted_at": sa.func.now()})
-        shape = live._cache_key("soft_delete")
-        where = None if live._plan.joins else live._conditions
-        keys = run_update(live, lambda: _old_select(live, ["deleted_at"]), clause, key=shape, where=where)
+    _check_write(qs.model, "delete")
+    _refuse_unwritable_query(qs, "delete")
+    if qs.query.empty:
+        return 0, {}
+    counts: Counter[str] = Counter()
+    soft = concern(qs.model, SoftDelete)
+    if soft is not None and not hard:
+        live = qs.filter(**{f"{soft.column}__isnull": True})
+        clause = _bump(qs.model, soft.mark())
+        shape = live.query.shape
+        key = None if shape is None else ("soft_delete", shape)
+        keys = run_update(
+            live, lambda: _old_select(live, [soft.column]), clause, key=key, where=_plain_where(live)
+        )
         _expire(qs, keys, list(clause))
-        return len(keys)
-    return _hard_delete(qs)
+        counts[qs.model.__name__] += len(keys)
+    else:
+        _hard_delete(qs, counts)
+    counts = Counter({k: v for k, v in counts.items() if v})
+    return sum(counts.values()), dict(counts)
 
 
-def _hard_delete(qs: QuerySet[Any]) -> int:
+def _hard_delete(qs: QuerySet[Any], counts: Counter[str]) -> None:
     model, session = qs.model, qs.session
     table, pk = model.__table__, _pk(model)
     with translating():
         session.flush()
-        locked = session.execute(_old_select(qs, []).execution_options(**OWN_VISIBILITY), qs._params or None)
+        locked = session.execute(
+            _old_select(qs, []).execution_options(**OWN_VISIBILITY), qs.query.params or None
+        )
         targets = list(locked.scalars())
     if not targets:
-        return 0
-    _cascade_to_audited_children(qs, targets)
+        return
+    _cascade_to_audited_children(qs, targets, counts)
     stmt = sa.delete(table).where(pk.in_(targets))
     with translating():
-        if not getattr(model, "__audited__", False):
-            keys = list(
-                session.execute(
-                    stmt.returning(pk).execution_options(**OWN_VISIBILITY), qs._params or None
-                ).scalars()
-            )
+        if not _audited(model):
+            keys = list(session.execute(stmt.returning(pk).execution_options(**OWN_VISIBILITY)).scalars())
         else:
             gone = stmt.returning(*table.c).cte("am_gone")
             final = sa.select(gone.c[pk.name])
@@ -292,36 +397,35 @@ def _hard_delete(qs: QuerySet[Any]) -> int:
             final = final.add_cte(audit) if audit is not None else final
             keys = list(
                 session.execute(
-                    final.execution_options(**OWN_VISIBILITY), {**qs._params, ACTOR_PARAM: current_actor()}
+                    final.execution_options(**OWN_VISIBILITY), {ACTOR_PARAM: current_actor()}
                 ).scalars()
             )
     for key in keys:
         obj = session.identity_map.get(identity_key(model, key))
         if obj is not None:
             session.expunge(obj)
-    return len(keys)
+    counts[model.__name__] += len(keys)
 
 
-def _cascade_to_audited_children(qs: QuerySet[Any], keys: list[Any]) -> None:
+def _cascade_to_audited_children(qs: QuerySet[Any], keys: list[Any], counts: Counter[str]) -> None:
     """Apply ON DELETE CASCADE / SET NULL of audited child tables through audited writes.
 
     The database would do it silently; doing it first, row by row through the
     children's own QuerySets, gives every changed child its audit row.
     """
     from assistant_models.core.base import mapper_registry
-    from assistant_models.core.query import ALL, QuerySet
 
     parent = qs.model.__table__
     for mapper in sorted(mapper_registry.mappers, key=lambda m: m.class_.__name__):
         child = mapper.class_
-        if not getattr(child, "__audited__", False):
+        if not _audited(child):
             continue
         for fk in child.__table__.foreign_keys:
             if fk.column.table is not parent or fk.ondelete not in ("CASCADE", "SET NULL"):
                 continue
-            rows = QuerySet(child, visibility=ALL).using(qs.session).filter(**{f"{fk.parent.key}__in": keys})
+            rows = qs.of(child, ALL).using(qs.session).filter(**{f"{fk.parent.key}__in": keys})
             if fk.ondelete == "CASCADE":
-                rows.delete(hard=True)
+                counts.update(rows.delete(hard=True)[1])
             else:
                 rows.update(**{fk.parent.key: None})
 
@@ -374,19 +478,78 @@ def snapshot_audit(
     return audit.insert().from_select(AUDIT_COLUMNS, select)
 
 
-def bulk_create(qs: QuerySet[M], objs: Sequence[M], batch_size: int | None) -> list[M]:
-    """Insert validated instances with COPY; see :meth:`QuerySet.bulk_create`."""
+def _check_batch_size(batch_size: int | None) -> int | None:
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
+        raise ValidationError.single("batch_size", "must be a positive integer")
+    return batch_size
+
+
+def _attach_relations(model: type[Any], objs: Sequence[Any]) -> None:
+    """Copy keys of related objects set through relation attributes (``Book(author=a)``) to their columns."""
+    mapper = sa.inspect(model)
+    relations = [r for r in mapper.relationships if not r.uselist]
+    for obj in objs:
+        values = obj.__dict__
+        for rel in relations:
+            related = values.get(rel.key)
+            if related is None:
+                continue
+            for local, remote in rel.local_remote_pairs:
+                key = mapper.get_property_by_column(local).key
+                value = getattr(related, rel.mapper.get_property_by_column(remote).key)
+                if value is None:
+                    raise ValidationError.single(
+                        rel.key, f"the related {rel.mapper.class_.__name__} is not saved yet", model.__name__
+                    )
+                values[key] = value
+
+
+def create(qs: QuerySet[M], values: dict[str, Any]) -> M:
+    """Validate and insert one row; see :meth:`QuerySet.create`."""
+    return insert_one(qs.session, qs.model(**values))
+
+
+def bulk_create(qs: QuerySet[M], objs: Sequence[M], batch_size: int | None, conflicts: Conflicts) -> list[M]:
+    """Insert validated instances; see :meth:`QuerySet.bulk_create`."""
     objs = list(objs)
+    _check_batch_size(batch_size)
     wrong = sorted({type(o).__name__ for o in objs if type(o) is not qs.model})
     if wrong:
         raise ValidationError.single("objs", f"must all be {qs.model.__name__} instances, not {wrong}")
+    _check_conflicts(qs.model, conflicts)
     if not objs:
         return objs
     for obj in objs:
         obj.clean_changes()
+    _attach_relations(qs.model, objs)
+    keys_made_by_server = any(getattr(o, k) is None for o in objs for k in primary_key(qs.model))
     with translating():
-        copy_instances(qs.session, qs.model, objs, batch_size)
+        if conflicts.ignore or conflicts.update or keys_made_by_server:
+            insert_many(qs.session, qs.model, objs, batch_size, conflicts)
+        else:
+            copy_instances(qs.session, qs.model, objs, batch_size)
     return objs
+
+
+def _check_conflicts(model: type[Any], conflicts: Conflicts) -> None:
+    if conflicts.ignore and conflicts.update:
+        raise ValidationError.single(
+            "ignore_conflicts", "cannot be used with update_conflicts", model.__name__
+        )
+    if not conflicts.update:
+        if conflicts.unique_fields or conflicts.update_fields:
+            raise ValidationError.single("update_fields", "need update_conflicts=True", model.__name__)
+        return
+    problems = []
+    if not conflicts.update_fields:
+        problems.append("update_conflicts needs update_fields")
+    for name in (*conflicts.unique_fields, *conflicts.update_fields):
+        if name != "pk" and name not in model.__table__.c:
+            problems.append(f"{name!r}: {model.__name__} has no field {name!r}")
+    if problems:
+        raise FieldError(problems, model.__name__)
 
 
 def bulk_update(qs: QuerySet[M], objs: Sequence[M], fields: Sequence[str], batch_size: int | None) -> int:
@@ -399,6 +562,7 @@ def bulk_update(qs: QuerySet[M], objs: Sequence[M], fields: Sequence[str], batch
     if not fields:
         raise ValidationError.single("fields", "bulk_update() needs at least one field", model.__name__)
     _writable(model, fields)
+    _check_batch_size(batch_size)
     if not objs:
         return 0
     table, pk = model.__table__, _pk(model)  # type: ignore[attr-defined]
@@ -424,36 +588,47 @@ def bulk_update(qs: QuerySet[M], objs: Sequence[M], fields: Sequence[str], batch
 
 def _refuse_stale(scope: QuerySet[Any], objs: Sequence[Any]) -> None:
     """Raise ``ConflictError`` if a versioned instance is older than its row (rows locked meanwhile)."""
-    if getattr(scope.model.__mapper__, "version_id_col", None) is None:
+    versioned = concern(scope.model, Versioned)
+    if versioned is None:
         return
-    current = dict(scope.select_for_update().values_list("pk", "version"))
-    if any(o.id in current and current[o.id] != o.version for o in objs):
+    pk, column = primary_key(scope.model)[0], versioned.column
+    current = dict(scope.select_for_update().values_list("pk", column))
+    if any(getattr(o, pk) in current and current[getattr(o, pk)] != getattr(o, column) for o in objs):
         raise ConflictError(
             f"{scope.model.__name__}: a row was changed by another transaction (stale version)", "version"
         )
 
 
+def _resolved(values: dict[str, Any] | None) -> dict[str, Any]:
+    """Return ``values`` with callables called (Django calls them only when a row is written)."""
+    return {k: v() if callable(v) else v for k, v in (values or {}).items()}
+
+
 def _create_params(
     model: type[Any], lookups: dict[str, Any], defaults: dict[str, Any] | None
 ) -> dict[str, Any]:
-    pk = str(sa.inspect(model).primary_key[0].key)
+    pk = primary_key(model)[0]
     params = {(pk if k == "pk" else k): v for k, v in lookups.items() if "__" not in k}
-    params.update(defaults or {})
+    params.update(_resolved(defaults))
     return params
 
 
 def get_or_create(
-    qs: QuerySet[M], defaults: dict[str, Any] | None, lookups: dict[str, Any]
+    qs: QuerySet[M],
+    defaults: dict[str, Any] | None,
+    create_defaults: dict[str, Any] | None,
+    lookups: dict[str, Any],
 ) -> tuple[M, bool]:
     """Return the matching row or create it in a savepoint; see :meth:`QuerySet.get_or_create`."""
     try:
         return qs.get(**lookups), False
     except qs.model.DoesNotExist:
         pass
+    values = create_defaults if create_defaults is not None else defaults
     session = qs.session
     try:
         with translating(), session.begin_nested():
-            obj = qs.model(**_create_params(qs.model, lookups, defaults))
+            obj = qs.model(**_create_params(qs.model, lookups, values))
             session.add(obj)
         return obj, True
     except ConflictError as conflict:
@@ -464,15 +639,21 @@ def get_or_create(
 
 
 def update_or_create(
-    qs: QuerySet[M], defaults: dict[str, Any] | None, lookups: dict[str, Any]
+    qs: QuerySet[M],
+    defaults: dict[str, Any] | None,
+    create_defaults: dict[str, Any] | None,
+    lookups: dict[str, Any],
 ) -> tuple[M, bool]:
     """Update the matching row with ``defaults`` or create it; see :meth:`QuerySet.update_or_create`."""
     try:
         obj = qs.select_for_update().get(**lookups)
     except qs.model.DoesNotExist:
-        return get_or_create(qs, defaults, lookups)
-    values = validate_fields(qs.model, dict(defaults or {}))
-    for key, value in values.items():
+        values = create_defaults if create_defaults is not None else defaults
+        return get_or_create(qs, values, None, lookups)
+    changes = _resolved(defaults)
+    relations = {k: v for k, v in changes.items() if k in sa.inspect(qs.model).relationships}
+    values = validate_fields(qs.model, {k: v for k, v in changes.items() if k not in relations})
+    for key, value in {**values, **relations}.items():
         setattr(obj, key, value)
     with translating():
         qs.session.flush()

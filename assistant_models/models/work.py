@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import relationship
 from sqlmodel import Field, Relationship, col
 
+from assistant_models.core.aggregates import Aggregate, Avg, Count, Sum
 from assistant_models.core.base import AssistantModel
+from assistant_models.core.expressions import F, Func, Now, Q, Value
 from assistant_models.core.manager import ALL, DELETED, Manager
 from assistant_models.core.mixins import (
     AuditMixin,
@@ -20,7 +22,7 @@ from assistant_models.core.mixins import (
     UUIDPrimaryKeyMixin,
     VersionMixin,
 )
-from assistant_models.core.query import search_index
+from assistant_models.core.search import search_index
 from assistant_models.core.types import JSONB, UTCDateTime, str_enum, utcnow
 from assistant_models.exceptions import InvalidTransition, ValidationError
 
@@ -139,17 +141,16 @@ class TaskManager(Manager["Task"]):
 
     def statistics(self) -> dict[str, Any]:
         """Return counts by status, overdue count, retries and mean run time of completed tasks."""
-        seconds = sa.func.extract("epoch", col(Task.completed_at) - col(Task.started_at))
-        unfinished = col(Task.status).in_([TaskStatus.PENDING, TaskStatus.RUNNING])
-        cols = {
-            "total": sa.func.count(),
-            "overdue": sa.func.count().filter(unfinished, col(Task.due_at) < sa.func.now()),
-            "retries": sa.func.coalesce(sa.func.sum(Task.retry_count), 0),
-            "mean_run_seconds": sa.func.avg(seconds).filter(col(Task.status) == TaskStatus.COMPLETED),
-            **{s.value: sa.func.count().filter(col(Task.status) == s) for s in TaskStatus},
+        run_seconds = Func(Value("epoch"), F("completed_at") - F("started_at"), function="date_part")
+        unfinished = Q(status__in=[TaskStatus.PENDING, TaskStatus.RUNNING])
+        aggregates: dict[str, Aggregate] = {
+            "total": Count(),
+            "overdue": Count(filter=unfinished & Q(due_at__lt=Now())),
+            "retries": Sum("retry_count", default=0),
+            "mean_run_seconds": Avg(run_seconds, filter=Q(status=TaskStatus.COMPLETED)),
+            **{s.value: Count(filter=Q(status=s)) for s in TaskStatus},
         }
-        stmt = self._statement(*[c.label(k) for k, c in cols.items()], ordered=False, limited=False)
-        row = dict(self._execute(stmt).mappings().one())
+        row = self.aggregate(**aggregates)
         mean = row.pop("mean_run_seconds")
         stats: dict[str, Any] = {
             "total": row.pop("total"),

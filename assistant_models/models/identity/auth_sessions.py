@@ -15,6 +15,7 @@ from sqlalchemy.orm import relationship
 from sqlmodel import Field, Relationship, col
 
 from assistant_models.core.base import AssistantModel
+from assistant_models.core.expressions import Now
 from assistant_models.core.manager import Manager
 from assistant_models.core.mixins import TimestampMixin, UUIDPrimaryKeyMixin
 from assistant_models.core.types import UTCDateTime, utcnow
@@ -95,7 +96,7 @@ class AuthSessionManager(Manager["AuthSession"]):
 
     def cleanup_expired(self) -> int:
         """Delete the rows of expired sessions; return how many were deleted."""
-        return self.where(AuthSession.expires_at <= sa.func.now()).delete(hard=True)
+        return self.filter(expires_at__lte=Now()).delete(hard=True)[0]
 
 
 class AuthSession(UUIDPrimaryKeyMixin, TimestampMixin, AssistantModel, table=True):

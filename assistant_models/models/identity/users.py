@@ -9,9 +9,11 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from pydantic import field_validator
-from sqlmodel import Field, col
+from sqlmodel import Field
 
+from assistant_models.core.aggregates import Aggregate, Count
 from assistant_models.core.base import AssistantModel
+from assistant_models.core.expressions import Now, Q
 from assistant_models.core.manager import ALL, DELETED, Manager
 from assistant_models.core.mixins import (
     AuditMixin,
@@ -19,7 +21,7 @@ from assistant_models.core.mixins import (
     TimestampMixin,
     UUIDPrimaryKeyMixin,
 )
-from assistant_models.core.query import search_index
+from assistant_models.core.search import search_index
 from assistant_models.core.types import JSONB, UTCDateTime, str_enum, utcnow
 from assistant_models.exceptions import ValidationError
 from assistant_models.models.identity.passwords import (
@@ -114,16 +116,14 @@ class UserManager(Manager["User"]):
 
     def statistics(self) -> dict[str, Any]:
         """Return counts of users (live ones only): total, active, verified, by role, recent."""
-        week_ago = utcnow() - timedelta(days=7)
-        counts = {
-            "total": sa.func.count(),
-            "active": sa.func.count().filter(col(User.is_active).is_(True)),
-            "verified": sa.func.count().filter(col(User.email_verified_at).is_not(None)),
-            "new_last_7_days": sa.func.count().filter(col(User.created_at) >= week_ago),
-            **{f"role_{r.value}": sa.func.count().filter(col(User.role) == r) for r in UserRole},
+        counts: dict[str, Aggregate] = {
+            "total": Count(),
+            "active": Count(filter=Q(is_active=True)),
+            "verified": Count(filter=Q(email_verified_at__isnull=False)),
+            "new_last_7_days": Count(filter=Q(created_at__gte=Now() - timedelta(days=7))),
+            **{f"role_{r.value}": Count(filter=Q(role=r)) for r in UserRole},
         }
-        stmt = self._statement(*[c.label(k) for k, c in counts.items()], ordered=False, limited=False)
-        row = dict(self._execute(stmt).mappings().one())
+        row = self.aggregate(**counts)
         stats: dict[str, Any] = {k: row[k] for k in ("total", "active", "verified", "new_last_7_days")}
         stats["inactive"] = stats["total"] - stats["active"]
         stats["by_role"] = {r.value: row[f"role_{r.value}"] for r in UserRole}
