@@ -56,3 +56,12 @@ def statements(record_sql) -> Iterator[list[str]]:
     """Collect every SQL statement the test sends, from this point to its end."""
     with record_sql() as sent:
         yield sent
+
+
+@pytest.fixture
+def lab(db_session):
+    """Create the lab models' tables inside the test's transaction."""
+    from lab_models import create_lab_tables
+
+    create_lab_tables(db_session.connection())
+    return db_session

@@ -12,16 +12,19 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from pydantic_core import to_jsonable_python
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import InstanceState
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field
 
 from assistant_models.core.base import AssistantModel
-from assistant_models.core.concerns import AppendOnly, Concern
+from assistant_models.core.concerns import AppendOnly, Concern, SoftDelete, concern, concerns_of
 from assistant_models.core.types import JSONB, UTCDateTime, str_enum
 
 __all__ = ["AuditAction", "AuditLogBase", "audit_actor", "build_audit_row", "current_actor"]
 
 REDACTED = "[redacted]"
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 #: Name of the bound parameter that carries the actor into SQL-built audit rows.
 ACTOR_PARAM = "am_actor"
 
@@ -88,11 +91,22 @@ def _jsonable(value: Any) -> Any:
     return to_jsonable_python(value, fallback=str)
 
 
+def stored(model: type[Any], key: str, value: Any) -> Any:
+    """Return ``value`` as the column ``key`` stores it: a decorated type's own conversion applied."""
+    attr = sa.inspect(model).column_attrs.get(key)
+    kind = attr.columns[0].type if attr is not None else None
+    if value is None or not isinstance(kind, TypeDecorator):
+        return value
+    if type(kind).process_bind_param is TypeDecorator.process_bind_param:
+        return value
+    return kind.process_bind_param(value, _DIALECT)
+
+
 def _snapshot(obj: AssistantModel, secret: frozenset[str]) -> dict[str, Any]:
-    values = obj.__dict__
+    values, model = obj.__dict__, type(obj)
     return {
-        name: REDACTED if name in secret else _jsonable(values[name])
-        for name in type(obj).model_fields
+        name: REDACTED if name in secret else _jsonable(stored(model, name, values[name]))
+        for name in model.model_fields
         if name in values
     }
 
@@ -110,12 +124,17 @@ def _diff(state: InstanceState[Any], secret: frozenset[str]) -> dict[str, Any]:
         if attr.key in secret:
             changes[attr.key] = {"before": REDACTED, "after": REDACTED}
         else:
-            changes[attr.key] = {"before": _jsonable(before), "after": _jsonable(after)}
+            model = state.mapper.class_
+            changes[attr.key] = {
+                "before": _jsonable(stored(model, attr.key, before)),
+                "after": _jsonable(stored(model, attr.key, after)),
+            }
     return changes
 
 
-def _update_action(changes: dict[str, Any]) -> AuditAction:
-    deleted = changes.get("deleted_at")
+def _update_action(model: type[Any], changes: dict[str, Any]) -> AuditAction:
+    soft = concern(model, SoftDelete)
+    deleted = changes.get(soft.column) if soft is not None else None
     if deleted is None:
         return AuditAction.UPDATE
     return AuditAction.RESTORE if deleted["after"] is None else AuditAction.SOFT_DELETE
@@ -137,11 +156,11 @@ def build_audit_row(obj: AssistantModel, state: InstanceState[Any], kind: str) -
         action, changes = AuditAction.DELETE, {"before": _snapshot(obj, secret)}
     else:
         diff = _diff(state, secret)
-        for name in ("updated_at", "version", *cls.__audit_exclude__):
+        for name in (*cls.__audit_exclude__, *(f for c in concerns_of(cls) for f in c.unaudited())):
             diff.pop(name, None)
         if not diff:
             return None
-        action, changes = _update_action(diff), {"fields": diff}
+        action, changes = _update_action(cls, diff), {"fields": diff}
     identity = state.mapper.primary_key_from_instance(obj)
     return {
         "id": uuid.uuid4(),

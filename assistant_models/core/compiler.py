@@ -13,6 +13,7 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased, defer, joinedload, load_only, selectinload
 from sqlalchemy.orm.strategy_options import _AbstractLoad
 
@@ -59,13 +60,21 @@ class Compiler:
         self.outer = outer
         self.joins: dict[str, tuple[Any, Any, SQL | None]] = {}
         self._annotations: dict[str, SQL] = {}
+        self._resolving: list[int] = []
+
+    def visible_annotations(self) -> dict[str, Any]:
+        """Return the annotations a reference may name: while one is being compiled, those before it."""
+        annotations = self.query.annotations
+        if self._resolving:
+            annotations = annotations[: self._resolving[-1]]
+        return {a.name: a.type_ for a in annotations}
 
     # -- the Scope protocol -----------------------------------------------------------------
 
     def reference(self, name: str) -> SQL:
         """Return the SQL of a field path or annotation (raises ``FieldError`` when unknown)."""
         try:
-            path = describe(self.model, name, self.query.annotation_types())
+            path = describe(self.model, name, self.visible_annotations())
         except PathError as exc:
             raise FieldError([str(exc)], self.model.__name__) from None
         problem = secret_problem(self.model, path, name)
@@ -127,10 +136,14 @@ class Compiler:
         """Return the SQL of annotation ``name``."""
         sql = self._annotations.get(name)
         if sql is None:
-            annotation = self.query.annotation(name)
-            if annotation is None:
+            index = next((i for i, a in enumerate(self.query.annotations) if a.name == name), None)
+            if index is None:
                 raise FieldError([f"no annotation {name!r}"], self.model.__name__)
-            sql = self._annotations[name] = annotation.expression.resolve(self)
+            self._resolving.append(index)
+            try:
+                sql = self._annotations[name] = self.query.annotations[index].expression.resolve(self)
+            finally:
+                self._resolving.pop()
         return sql
 
     # -- conditions -------------------------------------------------------------------------
@@ -183,7 +196,7 @@ class Compiler:
 
     def _nullable(self, name: str) -> bool:
         try:
-            return describe(self.model, name, self.query.annotation_types()).nullable
+            return describe(self.model, name, self.visible_annotations()).nullable
         except PathError:
             return True
 
@@ -233,6 +246,8 @@ class Compiler:
     def ordering(self) -> list[SQL]:
         """Return the ORDER BY elements: the query's ordering, else the model's default."""
         order = self.query.order
+        if order is None and self.query.has_aggregate:
+            return []  # a model's default ordering never reaches a GROUP BY query (as in Django)
         if order is None:
             default = getattr(self.model, "__ordering__", ())
             problems: list[str] = []
@@ -269,7 +284,7 @@ class Compiler:
         if order:
             stmt = stmt.order_by(*order)
         if distinct_on:
-            stmt = stmt.distinct(*distinct_on)
+            stmt = stmt.ext(postgresql.distinct_on(*distinct_on))
         elif query.distinct:
             stmt = stmt.distinct()
         if sliced:
@@ -317,7 +332,7 @@ class Compiler:
     def _combined(self, ordered: bool, sliced: bool) -> Any:
         assert self.query.combinator is not None
         kind, parts, keep_all = self.query.combinator
-        selects = [Compiler(part).select(ordered=False) for part in parts]
+        selects = [Compiler(part, inline=True).select(ordered=False) for part in parts]
         combine = {
             "union": sa.union_all if keep_all else sa.union,
             "intersection": sa.intersect_all if keep_all else sa.intersect,

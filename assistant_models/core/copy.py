@@ -10,15 +10,19 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.types import TypeDecorator
 
-from assistant_models.core.concerns import Audited, concern
+from assistant_models.core.concerns import Audited, Timestamped, concern, concerns_of
 from assistant_models.core.types import json_dumps
 
 __all__ = ["copy_instances"]
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 NULL = "\\N"
+#: The dialect decorated types see while their values are written by COPY.
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 def _text(value: Any) -> str:
@@ -41,8 +45,27 @@ def _temporal_text(value: Any) -> str:
     return value.isoformat() if isinstance(value, (datetime, date)) else _text(value)
 
 
+def _processed(kind: TypeDecorator[Any]) -> Callable[[Any], str]:
+    """Return the encoder of a decorated type: its own ``process_bind_param`` first, as on INSERT."""
+    inner = _encoder_of(kind.impl_instance)
+    process = kind.process_bind_param
+
+    def encode(value: Any) -> str:
+        stored = process(value, _DIALECT)
+        return NULL if stored is None else inner(stored)
+
+    return encode
+
+
 def _encoder(col: sa.Column[Any]) -> Callable[[Any], str]:
-    kind = col.type
+    return _encoder_of(col.type)
+
+
+def _encoder_of(kind: sa.types.TypeEngine[Any]) -> Callable[[Any], str]:
+    if isinstance(kind, TypeDecorator):
+        if type(kind).process_bind_param is not TypeDecorator.process_bind_param:
+            return _processed(kind)
+        return _encoder_of(kind.impl_instance)
     if isinstance(kind, (sa.JSON,)) or kind.__class__.__name__ == "JSONB":
         return _json_text
     if isinstance(kind, sa.Enum):
@@ -88,6 +111,10 @@ def _copy(
         cursor.close()
 
 
+def _timestamps(model: type[Any]) -> list[Timestamped]:
+    return [c for c in concerns_of(model) if isinstance(c, Timestamped)]
+
+
 def copy_instances(session: Session, model: type[Any], objs: Sequence[Any], batch_size: int | None) -> None:
     """COPY validated instances of ``model`` into its table and attach them to ``session``.
 
@@ -97,7 +124,7 @@ def copy_instances(session: Session, model: type[Any], objs: Sequence[Any], batc
     table: sa.Table = model.__table__
     session.flush()
     now = session.execute(sa.select(sa.func.now())).scalar_one()
-    stamped = [c for c in ("created_at", "updated_at") if c in table.c]
+    stamped = [c for t in _timestamps(model) for c in (t.created, t.updated) if c in table.c]
     rows = []
     for obj in objs:
         values = obj.__dict__

@@ -25,6 +25,8 @@ from assistant_models.core.base import (
     refuse_nulls,
     validate_fields,
 )
+from assistant_models.core.concerns import LIVE, Audited, SoftDelete, concern, concerns_of
+from assistant_models.core.tracking import document_keys, track, track_documents
 
 __all__ = ["INCLUDE_DELETED", "install"]
 
@@ -48,10 +50,15 @@ def install() -> None:
         event.listen(Session, "do_orm_execute", _hide_soft_deleted)
         event.listen(Mapper, "after_configured", _load_live_relations_by_sql)
         event.listen(Mapper, "after_configured", _keep_history_of_audited)
+        event.listen(Mapper, "load", _track_loaded)
+        event.listen(Mapper, "refresh", _track_loaded)
+        event.listen(Session, "after_attach", _track_attached)
+        event.listen(Mapper, "after_configured", _track_assigned_documents)
         _installed = True
     refresh_constraint_fields()
     _load_live_relations_by_sql()
     _keep_history_of_audited()
+    _track_assigned_documents()
 
 
 _tracked: set[Any] = set()
@@ -67,7 +74,7 @@ def _keep_history_of_audited() -> None:
     Without it the audit diff of such a change would record ``before: null``.
     """
     for mapper in list(mapper_registry.mappers):
-        if mapper in _tracked or not mapper.configured or not getattr(mapper.class_, "__audited__", False):
+        if mapper in _tracked or not mapper.configured or concern(mapper.class_, Audited) is None:
             continue
         for attr in mapper.column_attrs:
             event.listen(getattr(mapper.class_, attr.key), "set", _keep_old_value, active_history=True)
@@ -86,7 +93,7 @@ def _load_live_relations_by_sql() -> None:
         if not mapper.configured:
             continue
         for rel in mapper.relationships:
-            if rel.direction is MANYTOONE and getattr(rel.mapper.class_, "__soft_delete__", False):
+            if rel.direction is MANYTOONE and concern(rel.mapper.class_, SoftDelete) is not None:
                 strategy = rel._get_strategy((("lazy", "select"),))
                 strategy.use_get = False  # type: ignore[attr-defined]
 
@@ -117,15 +124,19 @@ def _changed_values(obj: AssistantModel) -> dict[str, Any]:
     return values
 
 
+def _check_write(obj: Any, operation: str) -> None:
+    for each in concerns_of(type(obj)):
+        each.check_write(type(obj), operation)
+
+
 def _validate_before_flush(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
     for obj in session.new:
         if isinstance(obj, AssistantModel):
             obj.clean_changes()
     for obj in session.dirty:
-        if not isinstance(obj, AssistantModel):
+        if not isinstance(obj, AssistantModel) or not session.is_modified(obj):
             continue
-        if isinstance(obj, AuditLogBase):
-            raise exceptions.ValidationError.single("audit_logs", "is append-only: rows cannot be changed")
+        _check_write(obj, "update")
         values = _changed_values(obj)
         if not values:
             continue
@@ -135,8 +146,41 @@ def _validate_before_flush(session: Session, flush_context: UOWTransaction, inst
             if value is not values[key] and value != values[key]:
                 setattr(obj, key, value)
     for obj in session.deleted:
-        if isinstance(obj, AuditLogBase):
-            raise exceptions.ValidationError.single("audit_logs", "is append-only: rows cannot be deleted")
+        if isinstance(obj, AssistantModel):
+            _check_write(obj, "delete")
+
+
+def _track_loaded(obj: Any, *args: Any) -> None:
+    if isinstance(obj, AssistantModel):
+        track_documents(obj)
+
+
+def _track_attached(session: Session, obj: Any) -> None:
+    """Track the documents of a row attached as it stands (``create``, ``bulk_create``, ``add``)."""
+    if isinstance(obj, AssistantModel):
+        track_documents(obj)
+
+
+_documents_tracked: set[Any] = set()
+
+
+def _track_assigned(target: Any, value: Any, oldvalue: Any, initiator: Any) -> Any:
+    tracked = track(value)
+    owners = getattr(tracked, "_owners", None)
+    if owners is not None:
+        owners[sa.inspect(target)] = initiator.key
+    return tracked
+
+
+def _track_assigned_documents() -> None:
+    """Make an assigned document (``user.meta = {...}``) tracked from the moment it is set."""
+    for mapper in list(mapper_registry.mappers):
+        if mapper in _documents_tracked or not mapper.configured:
+            continue
+        model: Any = mapper.class_
+        for key in document_keys(model):
+            event.listen(getattr(mapper.class_, key), "set", _track_assigned, retval=True)
+        _documents_tracked.add(mapper)
 
 
 def _audit_table() -> sa.Table | None:
@@ -151,7 +195,7 @@ def _audit_after_flush(session: Session, flush_context: UOWTransaction) -> None:
     rows: list[dict[str, Any]] = []
     for kind, objs in (("new", session.new), ("dirty", session.dirty), ("deleted", session.deleted)):
         for obj in objs:
-            if getattr(obj, "__audited__", False):
+            if concern(type(obj), Audited) is not None:
                 row = build_audit_row(obj, sa.inspect(obj), kind)
                 if row is not None:
                     rows.append(row)
@@ -163,6 +207,11 @@ def _audit_after_flush(session: Session, flush_context: UOWTransaction) -> None:
 _soft_cache: dict[int, tuple[Any, ...]] = {}
 
 
+def _live(model: type[Any]) -> Any:
+    condition = concern(model, SoftDelete).visibility(model, LIVE)
+    return condition
+
+
 def _soft_delete_criteria() -> tuple[Any, ...]:
     """Return one loader criterion per soft-deletable model, rebuilt when models are added."""
     mappers = mapper_registry.mappers
@@ -170,11 +219,9 @@ def _soft_delete_criteria() -> tuple[Any, ...]:
     cached = _soft_cache.get(key)
     if cached is None:
         cached = tuple(
-            with_loader_criteria(
-                m.class_, m.class_.deleted_at.is_(None), include_aliases=True, propagate_to_loaders=True
-            )
+            with_loader_criteria(m.class_, _live(m.class_), include_aliases=True, propagate_to_loaders=True)
             for m in sorted(mappers, key=lambda m: m.class_.__name__)
-            if getattr(m.class_, "__soft_delete__", False)
+            if concern(m.class_, SoftDelete) is not None
         )
         _soft_cache.clear()
         _soft_cache[key] = cached
@@ -187,7 +234,7 @@ def _hide_soft_deleted(state: ORMExecuteState) -> None:
         return
     if state.is_column_load:  # refreshing an object already in hand
         return
-    if not any(getattr(m.class_, "__soft_delete__", False) for m in state.all_mappers):
+    if not any(concern(m.class_, SoftDelete) is not None for m in state.all_mappers):
         return  # nothing soft-deletable in this statement (other models of the process pay nothing)
     criteria = _soft_delete_criteria()
     if criteria:

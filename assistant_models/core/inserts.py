@@ -78,10 +78,10 @@ def insert_one(session: Session, obj: T) -> T:
     with translating():
         session.flush()  # rows this one may refer to go first
         row = session.execute(stmt, params, execution_options={HANDLED: True}).one()
+    for name in omitted:  # before the object gets its identity: the key may be among them
+        set_committed_value(obj, name, row._mapping[table.c[name].name])
     make_transient_to_detached(obj)
     session.add(obj)
-    for name in omitted:
-        set_committed_value(obj, name, row._mapping[table.c[name].name])
     return obj
 
 
@@ -120,8 +120,12 @@ def insert_many(
     if concern(model, Audited) is not None and kept:
         _audit_inserted(session, model, kept)
     for obj in kept:
+        held = session.identity_map.get(sa.inspect(model).identity_key_from_instance(obj))
+        if held is not None:  # an upsert changed a row already in hand: it reloads on next access
+            session.expire(held)
+            continue
         make_transient_to_detached(obj)
-    session.add_all(kept)
+        session.add(obj)
 
 
 def _upsert(model: type[Any], stmt: Any, conflicts: Conflicts) -> Any:

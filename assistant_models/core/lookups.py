@@ -112,7 +112,18 @@ class Transform:
 L = TypeVar("L", bound="type[Lookup] | type[Transform]")
 _REGISTRY: dict[type[TypeEngine[Any]], dict[str, type[Lookup] | type[Transform]]] = {}
 _FACTORIES: dict[type[TypeEngine[Any]], Callable[[str], type[Transform] | None]] = {}
-_CACHE: dict[tuple[type[TypeEngine[Any]], str], type[Lookup] | type[Transform] | None] = {}
+_CACHE: dict[tuple[type[TypeEngine[Any]], str, type[Any]], Any] = {}
+_GENERATION = [0]
+
+
+def generation() -> int:
+    """Return a number that changes whenever the registry does (caches of resolved paths key on it)."""
+    return _GENERATION[0]
+
+
+def _changed() -> None:
+    _CACHE.clear()
+    _GENERATION[0] += 1
 
 
 def register_lookup(type_: type[TypeEngine[Any]], cls: L | None = None) -> Any:
@@ -126,7 +137,7 @@ def register_lookup(type_: type[TypeEngine[Any]], cls: L | None = None) -> Any:
         if not cls.lookup_name:
             raise TypeError(f"{cls.__name__} needs a lookup_name")
         _REGISTRY.setdefault(type_, {})[cls.lookup_name] = cls
-        _CACHE.clear()
+        _changed()
         return cls
 
     return register(cls) if cls is not None else register
@@ -135,7 +146,7 @@ def register_lookup(type_: type[TypeEngine[Any]], cls: L | None = None) -> Any:
 def unregister_lookup(type_: type[TypeEngine[Any]], name: str) -> None:
     """Remove a registered lookup or transform (tests use it to undo a registration)."""
     _REGISTRY.get(type_, {}).pop(name, None)
-    _CACHE.clear()
+    _changed()
 
 
 def register_transform_factory(
@@ -143,7 +154,7 @@ def register_transform_factory(
 ) -> None:
     """Register a maker of transforms for names no class claims (JSON keys: ``meta__plan``)."""
     _FACTORIES[type_] = factory
-    _CACHE.clear()
+    _changed()
 
 
 def _type_classes(type_: TypeEngine[Any]) -> list[type[TypeEngine[Any]]]:
@@ -160,31 +171,34 @@ def _type_classes(type_: TypeEngine[Any]) -> list[type[TypeEngine[Any]]]:
     return classes
 
 
-def _find(type_: TypeEngine[Any], name: str) -> type[Lookup] | type[Transform] | None:
-    key = (type(type_), name)
+def _find(type_: TypeEngine[Any], name: str, kind: type[Any]) -> Any:
+    key = (type(type_), name, kind)
     if key in _CACHE and not getattr(type_, "_variant_mapping", None):
         return _CACHE[key]
-    found: type[Lookup] | type[Transform] | None = None
-    for cls in _type_classes(type_):
-        found = _REGISTRY.get(cls, {}).get(name)
-        if found is None and cls in _FACTORIES:
-            found = _FACTORIES[cls](name)
-        if found is not None:
+    found: Any = None
+    classes = _type_classes(type_)
+    for cls in classes:
+        candidate = _REGISTRY.get(cls, {}).get(name)
+        if isinstance(candidate, type) and issubclass(candidate, kind):
+            found = candidate
             break
+    if found is None and kind is Transform:
+        factory = next((_FACTORIES[c] for c in classes if c in _FACTORIES), None)
+        found = factory(name) if factory is not None else None
     _CACHE[key] = found
     return found
 
 
 def find_lookup(type_: TypeEngine[Any], name: str) -> type[Lookup] | None:
     """Return the lookup class ``name`` for a column of ``type_``, or ``None``."""
-    found = _find(type_, name)
-    return found if isinstance(found, type) and issubclass(found, Lookup) else None
+    found: type[Lookup] | None = _find(type_, name, Lookup)
+    return found
 
 
 def find_transform(type_: TypeEngine[Any], name: str) -> type[Transform] | None:
     """Return the transform class ``name`` for a column of ``type_``, or ``None``."""
-    found = _find(type_, name)
-    return found if isinstance(found, type) and issubclass(found, Transform) else None
+    found: type[Transform] | None = _find(type_, name, Transform)
+    return found
 
 
 # -- the built-in vocabulary ----------------------------------------------------------------

@@ -21,7 +21,7 @@ from sqlalchemy.types import TypeEngine
 
 from assistant_models.core import transforms as builtin_transforms
 from assistant_models.core.concerns import Concern, concerns_of
-from assistant_models.core.lookups import Coercer, Lookup, Transform, find_lookup, find_transform
+from assistant_models.core.lookups import Coercer, Lookup, Transform, find_lookup, find_transform, generation
 
 #: The built-in date and JSON vocabulary, registered beside the generic lookups.
 VOCABULARY = builtin_transforms
@@ -185,11 +185,13 @@ def describe(model: Any, path: str, annotations: dict[str, TypeEngine[Any]] | No
         PathError: The path names a field, relation, transform or lookup that does not exist.
     """
     frozen = tuple(sorted((annotations or {}).items(), key=lambda kv: kv[0]))
-    return _describe(model, path, frozen)
+    return _describe(model, path, frozen, generation())
 
 
 @cache
-def _describe(model: Any, path: str, annotations: tuple[tuple[str, TypeEngine[Any]], ...]) -> Path:
+def _describe(
+    model: Any, path: str, annotations: tuple[tuple[str, TypeEngine[Any]], ...], vocabulary: int
+) -> Path:
     parts = path.split(SEP)
     if not all(parts):
         raise PathError(f"{path!r} is not a valid field name")

@@ -7,6 +7,7 @@ round trip.
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
@@ -524,12 +525,22 @@ def bulk_create(qs: QuerySet[M], objs: Sequence[M], batch_size: int | None, conf
     for obj in objs:
         obj.clean_changes()
     _attach_relations(qs.model, objs)
+    session = qs.session
+    pending = [o for o in objs if o in session and sa.inspect(o).pending]
+    with warnings.catch_warnings():
+        # a relation's back-reference cascaded these into the session; they are inserted below,
+        # not by this flush, which would otherwise warn about the collection that holds them
+        warnings.filterwarnings("ignore", "Object of type .* not in session", sa.exc.SAWarning)
+        for obj in pending:
+            session.expunge(obj)
+        with translating():
+            session.flush()
     keys_made_by_server = any(getattr(o, k) is None for o in objs for k in primary_key(qs.model))
     with translating():
         if conflicts.ignore or conflicts.update or keys_made_by_server:
-            insert_many(qs.session, qs.model, objs, batch_size, conflicts)
+            insert_many(session, qs.model, objs, batch_size, conflicts)
         else:
-            copy_instances(qs.session, qs.model, objs, batch_size)
+            copy_instances(session, qs.model, objs, batch_size)
     return objs
 
 

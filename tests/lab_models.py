@@ -1,0 +1,92 @@
+"""Models of the tests' own, outside the package's metadata: they show what an application can add.
+
+Their tables are created inside each test's transaction (PostgreSQL rolls DDL back), so
+the package's migrations and ``alembic check`` never see them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import registry, relationship
+from sqlmodel import Field, Relationship
+
+from assistant_models import AssistantModel, Manager
+from assistant_models.core.concerns import AppendOnly, Concern
+from assistant_models.core.mixins import SoftDeleteMixin, TimestampMixin
+from assistant_models.core.types import JSONB
+
+lab_metadata = sa.MetaData()
+lab_registry = registry(metadata=lab_metadata)
+
+
+class LabModel(AssistantModel, registry=lab_registry):
+    """Base of the lab models: the package's validation and managers, a metadata of their own."""
+
+
+class Shouting(sa.types.TypeDecorator[str]):
+    """A column type that stores text in capitals: a conversion made on write."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return None if value is None else str(value).upper()
+
+
+class Author(LabModel, table=True):
+    __tablename__ = "lab_authors"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    alias: str | None = Field(default=None, max_length=100)
+    age: int | None = None
+    motto: str | None = Field(default=None, sa_type=Shouting)
+    meta: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+
+    books: list[Book] = Relationship(sa_relationship=relationship("Book", back_populates="author"))
+
+    objects: ClassVar[Manager[Author]] = Manager()
+
+
+class Book(LabModel, table=True):
+    __tablename__ = "lab_books"
+    __ordering__ = ("title",)
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    pages: int = 0
+    rating: float | None = None
+    author_id: int | None = Field(default=None, foreign_key="lab_authors.id")
+
+    author: Author | None = Relationship(sa_relationship=relationship("Author", back_populates="books"))
+
+    objects: ClassVar[Manager[Book]] = Manager()
+
+
+class Note(SoftDeleteMixin, TimestampMixin, LabModel, table=True):
+    __tablename__ = "lab_notes"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    text: str = Field(max_length=200)
+
+    objects: ClassVar[Manager[Note]] = Manager()
+
+
+class Event(LabModel, table=True):
+    """An append-only model: declared by a concern, with no change to the core."""
+
+    __tablename__ = "lab_events"
+    __concerns__: ClassVar[tuple[Concern, ...]] = (AppendOnly(),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=50)
+
+    objects: ClassVar[Manager[Event]] = Manager()
+
+
+def create_lab_tables(connection: sa.Connection) -> None:
+    """Create the lab tables in the connection's transaction."""
+    lab_metadata.create_all(connection)
