@@ -115,7 +115,7 @@ def test_f_arithmetic_with_reflected_operators_and_nulls_ordering(shelf):
     assert (alpha.double, alpha.less, alpha.ratio) == (200, 900, 2)
     ordered = Book.objects.order_by(F("rating").desc(nulls_last=True))
     assert [b.title for b in ordered] == ["Delta", "Alpha", "Beta", "Gamma"]
-    assert [b.title for b in Book.objects.order_by(F("rating").asc(nulls_first=True))][0] == "Gamma"
+    assert Book.objects.order_by(F("rating").asc(nulls_first=True)).first().title == "Gamma"
 
 
 def test_exists_subquery_and_outer_ref(shelf):
