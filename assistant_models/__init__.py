@@ -39,7 +39,7 @@ from assistant_models.core.mixins import (
 )
 from assistant_models.core.pagination import MAX_PER_PAGE, CursorPage, Page
 from assistant_models.core.queryset import QuerySet
-from assistant_models.core.search import SearchQuery, SearchRank
+from assistant_models.core.search import SearchMatch, SearchQuery, SearchRank
 from assistant_models.database import Database
 from assistant_models.exceptions import (
     AssistantModelsError,
@@ -95,6 +95,7 @@ __all__ = [
     "Q",
     "QuerySet",
     "QueryTimeoutError",
+    "SearchMatch",
     "SearchQuery",
     "SearchRank",
     "SoftDeleteMixin",

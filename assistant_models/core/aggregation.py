@@ -83,6 +83,8 @@ class RowsScope:
     def __init__(self, qs: QuerySet[Any], rows: Any) -> None:
         self.qs = qs
         self.rows = rows
+        self.model = qs.model
+        self.entity = rows
 
     def reference(self, name: str) -> SQL:
         """Return the subquery's column for a field or annotation of the model."""

@@ -14,12 +14,13 @@ from typing import Any, ClassVar
 
 import pydantic
 from pydantic import TypeAdapter
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
 from sqlalchemy.orm import registry
 from sqlalchemy.orm.attributes import instance_state
 from sqlmodel import SQLModel
 from sqlmodel.main import finish_init  # type: ignore[attr-defined]
 
+from assistant_models.core.tsvector import add_search_column
 from assistant_models.exceptions import MultipleObjectsReturned, NotFoundError, ValidationError
 
 __all__ = [
@@ -312,3 +313,8 @@ def refuse_nulls(model: Any, values: dict[str, Any]) -> None:
     ]
     if errors:
         raise ValidationError(errors, model.__name__)
+
+
+# A model's declaration is complete once its mapper exists: searchable models get their
+# vector column then (scoped to this package's models, like the declaration itself).
+event.listen(AssistantModel, "after_mapper_constructed", add_search_column, propagate=True)

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.types import TypeDecorator
 
+from assistant_models.core.columns import written_columns
 from assistant_models.core.concerns import Audited, Timestamped, concern, concerns_of
 from assistant_models.core.types import json_dumps
 
@@ -83,7 +84,7 @@ def _encoder_of(kind: sa.types.TypeEngine[Any]) -> Callable[[Any], str]:
 def _plan(
     table: sa.Table, omit: tuple[str, ...] = ()
 ) -> tuple[str, tuple[tuple[str, Callable[[Any], str]], ...]]:
-    columns = [c for c in table.columns if c.key not in omit]  # omitted columns take their defaults
+    columns = [c for c in written_columns(table) if c.key not in omit]  # omitted: server defaults
     cols = tuple((c.key, _encoder(c)) for c in columns)
     names = ", ".join(f'"{c.name}"' for c in columns)
     return f"COPY {table.name} ({names}) FROM STDIN", cols

@@ -50,7 +50,15 @@ SQL: TypeAlias = ColumnElement[Any]
 
 
 class Scope(Protocol):
-    """What an expression needs from the query it is compiled into."""
+    """What an expression needs from the query it is compiled into.
+
+    Attributes:
+        model: The model queried.
+        entity: What its rows are read from: the model, or an alias of it in a subquery.
+    """
+
+    model: Any
+    entity: Any
 
     def reference(self, name: str) -> SQL:
         """Return the SQL of a field path or annotation name (``"author__name"``, ``"total"``)."""

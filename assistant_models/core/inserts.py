@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from assistant_models.core.audit import ACTOR_PARAM, AuditAction, current_actor
+from assistant_models.core.columns import server_filled, written_columns
 from assistant_models.core.concerns import Audited, concern, concerns_of
 from assistant_models.core.events import HANDLED
 from assistant_models.core.persistence import translating
@@ -26,7 +27,7 @@ from assistant_models.core.statements import LRU
 if TYPE_CHECKING:
     from assistant_models.core.writes import Conflicts
 
-__all__ = ["insert_many", "insert_one", "server_filled"]
+__all__ = ["insert_many", "insert_one"]
 
 T = TypeVar("T")
 
@@ -37,7 +38,7 @@ def _build(model: type[Any], omitted: tuple[str, ...]) -> Any:
     from assistant_models.core.writes import snapshot_audit
 
     table: sa.Table = model.__table__
-    columns = [c for c in table.columns if c.key not in omitted]
+    columns = [c for c in written_columns(table) if c.key not in omitted]
     stmt = sa.insert(table).values({c.key: sa.bindparam(f"am_v_{c.key}", type_=c.type) for c in columns})
     pk = table.primary_key.columns[0]
     returned = [table.c[k] for k in omitted] or [pk]
@@ -50,13 +51,6 @@ def _build(model: type[Any], omitted: tuple[str, ...]) -> Any:
     return final.add_cte(audit.cte("am_audit")) if audit is not None else final
 
 
-def server_filled(column: sa.Column[Any]) -> bool:
-    """Return whether the server fills ``column`` when an INSERT leaves it out (default, identity, serial)."""
-    if column.server_default is not None or column.identity is not None:
-        return True
-    return column.table.autoincrement_column is column
-
-
 def insert_one(session: Session, obj: T) -> T:
     """Insert the validated, transient ``obj`` and attach it to ``session`` as persistent."""
     model: Any = type(obj)
@@ -67,13 +61,13 @@ def insert_one(session: Session, obj: T) -> T:
             session.flush()
         return obj
     table: sa.Table = model.__table__
-    omitted = tuple(c.key for c in table.columns if values.get(c.key) is None and server_filled(c))
+    omitted = tuple(c.key for c in written_columns(table) if values.get(c.key) is None and server_filled(c))
     key = (model, omitted)
     stmt = _INSERTS.get(key)
     if stmt is None:
         stmt = _build(model, omitted)
         _INSERTS.put(key, stmt)
-    params = {f"am_v_{c.key}": values.get(c.key) for c in table.columns if c.key not in omitted}
+    params = {f"am_v_{c.key}": values.get(c.key) for c in written_columns(table) if c.key not in omitted}
     params[ACTOR_PARAM] = current_actor()
     with translating():
         session.flush()  # rows this one may refer to go first
@@ -97,11 +91,12 @@ def insert_many(
     """
     table: sa.Table = model.__table__
     dicts = [o.__dict__ for o in objs]
-    omitted = {c.key for c in table.columns if server_filled(c) and all(d.get(c.key) is None for d in dicts)}
-    columns = [c for c in table.columns if c.key not in omitted]
+    writable = written_columns(table)
+    omitted = {c.key for c in writable if server_filled(c) and all(d.get(c.key) is None for d in dicts)}
+    columns = [c for c in writable if c.key not in omitted]
     returned = [
         *table.primary_key.columns,
-        *(c for c in table.columns if c.key in omitted and not c.primary_key),
+        *(c for c in writable if c.key in omitted and not c.primary_key),
     ]
     stmt: Any = pg_insert(table)
     if conflicts.ignore:

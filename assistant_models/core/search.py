@@ -1,4 +1,4 @@
-"""Full-text search as expressions: a model's search vector, a web-style query, a rank.
+"""Full-text search as expressions: a model's stored search vector, a web-style query, a rank.
 
 ``QuerySet.search(text)`` is ``filter(SearchMatch(text))`` plus an ordering by
 :class:`SearchRank` (kept as the alias ``search_rank``), so a search composes with
@@ -14,13 +14,14 @@ import sqlalchemy as sa
 
 from assistant_models.core.base import refuse_nul
 from assistant_models.core.expressions import SQL, Expression, F, Scope
+from assistant_models.core.tsvector import SEARCH_COLUMN
 from assistant_models.exceptions import FieldError, ValidationError
 
 if TYPE_CHECKING:
     from assistant_models.core.base import AssistantModel
     from assistant_models.core.queryset import QuerySet
 
-__all__ = ["RANK", "SearchMatch", "SearchQuery", "SearchRank", "search", "search_index", "search_vector"]
+__all__ = ["RANK", "SearchMatch", "SearchQuery", "SearchRank", "SearchVector", "search", "search_vector"]
 
 Q_ = TypeVar("Q_", bound="QuerySet[Any]")
 
@@ -31,50 +32,17 @@ MAX_TEXT = 1000
 
 
 def search_vector(model: type[AssistantModel], entity: Any = None) -> SQL:
-    """Return the weighted ``tsvector`` expression over the model's searchable fields.
+    """Return the stored ``search_vector`` column of ``model`` (through ``entity``, an alias, if given).
 
-    The configuration and weights are the model's own constants, checked here and
-    rendered as SQL literals, so the expression's text is fixed and the GIN index of
-    :func:`search_index` serves it.
+    Raises:
+        FieldError: The model declares no searchable fields.
     """
-    config = model.__search_config__
-    weights = model.__searchable__
-    if (
-        not weights
-        or not config.isidentifier()
-        or any(w not in "ABCD" or len(w) != 1 for w in weights.values())
-    ):
-        raise FieldError(
-            [f"{model.__name__} declares no valid search (__searchable__, __search_config__)"], model.__name__
-        )
-    regconfig: Any = sa.literal_column(f"'{config}'::regconfig")
-    source: Any = model.__table__ if entity is None else entity  # type: ignore[attr-defined]
-    parts = [
-        sa.func.setweight(
-            sa.func.to_tsvector(regconfig, sa.func.coalesce(_column(source, name), sa.literal_column("''"))),
-            sa.literal_column(f"'{weight}'"),
-        )
-        for name, weight in weights.items()
-    ]
-    vector: Any = parts[0]
-    for part in parts[1:]:
-        vector = vector.op("||")(part)
-    return vector  # type: ignore[no-any-return]
-
-
-def _column(source: Any, name: str) -> Any:
-    columns = getattr(source, "c", None)
-    return columns[name] if columns is not None else getattr(source, name)
-
-
-def search_index(model: type[AssistantModel]) -> sa.Index:
-    """Return the GIN index that serves searches of ``model``."""
     table: sa.Table = model.__table__  # type: ignore[attr-defined]
-    # A functional index whose columns sit inside function calls is not attached to
-    # its table automatically; ``_table`` attaches it (SQLAlchemy's own hook).
-    return sa.Index(
-        f"ix_{model.__tablename__}__search", search_vector(model), postgresql_using="gin", _table=table
-    )
+    if not model.__searchable__ or SEARCH_COLUMN not in table.c:
+        raise FieldError([f"{model.__name__} declares no searchable fields"], model.__name__)
+    source = table if entity is None or entity is model else sa.inspect(entity).selectable
+    column: SQL = source.c[SEARCH_COLUMN]
+    return column
 
 
 def _clean(text: Any, model: str) -> str:
@@ -89,9 +57,9 @@ class SearchQuery(Expression):
     """A web-style query (``"exact phrase" or -word``); any text is valid, none raises."""
 
     def __init__(self, text: str, config: str = "english") -> None:
-        if not config.isidentifier():
+        if not isinstance(config, str) or not config.isidentifier():
             raise ValidationError.single("config", "is not a text search configuration name")
-        self.text = text
+        self.text = _clean(text, "SearchQuery")
         self.config = config
 
     def resolve(self, scope: Scope) -> SQL:
@@ -100,21 +68,24 @@ class SearchQuery(Expression):
         return sa.func.websearch_to_tsquery(regconfig, sa.literal(self.text, sa.Text))
 
 
-class _ModelVector(Expression):
-    def __init__(self, model: type[AssistantModel]) -> None:
-        self.model = model
+class SearchVector(Expression):
+    """The stored search vector of the rows being queried (the model's ``__searchable__`` fields)."""
 
     def resolve(self, scope: Scope) -> SQL:
-        entity = getattr(scope, "entity", None)
-        return search_vector(self.model, None if entity is self.model else entity)
+        """Return the query's model's ``search_vector`` column."""
+        return search_vector(scope.model, scope.entity)
 
 
 class SearchMatch(Expression):
-    """Whether a row's search vector matches a :class:`SearchQuery` (``@@``)."""
+    """Whether a row matches a :class:`SearchQuery` (``search_vector @@ query``): a filter condition."""
 
-    def __init__(self, model: type[AssistantModel], query: SearchQuery) -> None:
-        self.vector = _ModelVector(model)
-        self.query = query
+    def __init__(self, query: SearchQuery | str) -> None:
+        self.query = query if isinstance(query, SearchQuery) else SearchQuery(query)
+        self.vector = SearchVector()
+
+    def children(self) -> tuple[Expression, ...]:
+        """Return the vector and the query."""
+        return (self.vector, self.query)
 
     def resolve(self, scope: Scope) -> SQL:
         """Return ``vector @@ query``."""
@@ -122,7 +93,7 @@ class SearchMatch(Expression):
 
 
 class SearchRank(SearchMatch):
-    """How well a row matches (``ts_rank_cd``): larger is better."""
+    """How well a row matches a :class:`SearchQuery` (``ts_rank_cd``, larger is better)."""
 
     def resolve(self, scope: Scope) -> SQL:
         """Return ``ts_rank_cd(vector, query)``."""
@@ -134,9 +105,5 @@ def search(qs: Q_, text: str) -> Q_:
     model = qs.model
     if not model.__searchable__:
         raise FieldError([f"{model.__name__} declares no searchable fields"], model.__name__)
-    query = SearchQuery(_clean(text, model.__name__), model.__search_config__)
-    return (
-        qs.filter(SearchMatch(model, query))
-        .alias(**{RANK: SearchRank(model, query)})
-        .order_by(F(RANK).desc())
-    )
+    query = SearchQuery(text, model.__search_config__)
+    return qs.filter(SearchMatch(query)).alias(**{RANK: SearchRank(query)}).order_by(F(RANK).desc())

@@ -462,6 +462,9 @@ def snapshot_audit(
     if audit is None:
         return None
     snapshot: Any = sa.func.to_jsonb(sa.literal_column(rows.name))
+    for column in model.__table__.columns:  # generated columns (a search vector) are no data
+        if column.computed is not None:
+            snapshot = snapshot.op("-")(sa.literal_column(f"'{column.name}'"))
     for name in sorted(model.__secret_fields__):
         snapshot = snapshot.op("||")(
             sa.func.jsonb_build_object(sa.literal_column(f"'{name}'"), _REDACTED_JSON)

@@ -22,7 +22,6 @@ from assistant_models.core.mixins import (
     UUIDPrimaryKeyMixin,
     VersionMixin,
 )
-from assistant_models.core.search import search_index
 from assistant_models.core.types import JSONB, UTCDateTime, str_enum, utcnow
 from assistant_models.exceptions import InvalidTransition, ValidationError
 
@@ -226,6 +225,3 @@ class Task(
     def is_overdue(self, now: datetime) -> bool:
         """Return whether the task is unfinished past its due time at ``now``."""
         return self.due_at is not None and not self.is_finished and self.due_at < now
-
-
-search_index(Task)

@@ -21,7 +21,6 @@ from assistant_models.core.mixins import (
     TimestampMixin,
     UUIDPrimaryKeyMixin,
 )
-from assistant_models.core.search import search_index
 from assistant_models.core.types import JSONB, UTCDateTime, str_enum, utcnow
 from assistant_models.exceptions import ValidationError
 from assistant_models.models.identity.passwords import (
@@ -210,6 +209,3 @@ class User(UUIDPrimaryKeyMixin, TimestampMixin, SoftDeleteMixin, AuditMixin, Ass
     def check_password(self, password: str) -> bool:
         """Return whether ``password`` is this user's password."""
         return check_password(password, self.password_hash)
-
-
-search_index(User)
