@@ -57,6 +57,7 @@ class Manager(QuerySet[M]):
         if bound is None:
             bound = self._chain(Query(owner, self._visibility))
             bound.model = owner
+            bound._root_query = bound.query
             bound._bound = {}
             bound._keeps_rows = False  # it lives as long as its model: each use queries afresh
             self._bound[owner] = bound

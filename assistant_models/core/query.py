@@ -12,7 +12,7 @@ kept as bound parameters; a query made only of such values has a hashable
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -129,8 +129,11 @@ class Query:
     # -- state ------------------------------------------------------------------------------
 
     def clone(self, **changes: Any) -> Query:
-        """Return a copy with ``changes``."""
-        return replace(self, **changes)
+        """Return a copy with ``changes`` (fields are not re-validated: callers pass their own types)."""
+        new = object.__new__(Query)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(changes)
+        return new
 
     @property
     def is_sliced(self) -> bool:

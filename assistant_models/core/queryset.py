@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Hashable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast, overload
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -23,7 +23,7 @@ from assistant_models.core.context import current_session
 from assistant_models.core.events import HANDLED, INCLUDE_DELETED, install
 from assistant_models.core.expressions import Expression, F, Q, as_expression
 from assistant_models.core.pagination import CursorPage, Page, cursor_paginate, paginate
-from assistant_models.core.paths import SEP, PathError, primary_key
+from assistant_models.core.paths import SEP, PathError, model_coercer, primary_key
 from assistant_models.core.persistence import translating
 from assistant_models.core.query import Annotation, Query, check_rows
 from assistant_models.core.statements import LRU
@@ -40,6 +40,7 @@ M = TypeVar("M", bound="AssistantModel")
 _STATEMENTS = LRU(1024)
 
 MODELS, DICTS, TUPLES, NAMED, FLAT = "models", "dicts", "tuples", "named", "flat"
+_MISSING = object()
 
 
 class QuerySet(Generic[M]):
@@ -53,6 +54,7 @@ class QuerySet(Generic[M]):
     def __init__(self, model: type[M] | None = None, visibility: str = LIVE) -> None:
         self.model: type[M] = model  # type: ignore[assignment]
         self.query: Query = Query(model, visibility)  # type: ignore[arg-type]
+        self._root_query: Query | None = None  # a manager's own query: refinements replace it
         self._session: Session | None = None
         self._result_cache: list[Any] | None = None
         self._keeps_rows = True
@@ -488,6 +490,10 @@ class QuerySet(Generic[M]):
             Model.DoesNotExist: No row matched.
             Model.MultipleObjectsReturned: More than one row matched.
         """
+        if not args and len(kwargs) == 1 and self.query is self._root_query:
+            found = self._get_by_key(kwargs)
+            if found is not _MISSING:
+                return cast(M, found)
         qs = self.filter(*args, **kwargs) if args or kwargs else self
         if not qs.query.is_sliced:
             qs = qs.order_by()[:21]  # enough to tell "one" from "many", and say how many
@@ -498,6 +504,33 @@ class QuerySet(Generic[M]):
             count = "more than 20" if len(rows) > 20 else str(len(rows))
             raise self.model.MultipleObjectsReturned(f"get() returned {count} {self.model.__name__} rows")
         return rows[0]  # type: ignore[no-any-return]
+
+    def _get_by_key(self, kwargs: dict[str, Any]) -> Any:
+        """Return the row of a plain ``get(pk=...)`` on a manager by a cached statement (the hot path).
+
+        Returns ``_MISSING`` when the call is not such a lookup, so ``get`` takes the general path.
+        """
+        ((name, value),) = kwargs.items()
+        keys = primary_key(self.model)
+        if len(keys) != 1 or name not in ("pk", keys[0]) or value is None or isinstance(value, Expression):
+            return _MISSING
+        try:
+            key = model_coercer(self.model, keys[0])(value)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError.single(name, str(exc), self.model.__name__) from None
+        cache_key = ("get", self.model, self.query.visibility)
+        stmt = _STATEMENTS.get(cache_key)
+        if stmt is None:
+            compiler = self.compiler()
+            column = getattr(compiler.entity, keys[0])
+            stmt = compiler.select(ordered=False).where(column == sa.bindparam("am_key", type_=column.type))
+            _STATEMENTS.put(cache_key, stmt)
+        with translating():
+            result = self.session.execute(stmt, {"am_key": key}, execution_options=self._visibility_options())
+        row = result.scalars().first()
+        if row is None:
+            raise self.model.DoesNotExist(f"{self.model.__name__} matching the query does not exist")
+        return row
 
     def first(self) -> M | None:
         """Return the first row (by the ordering, else by key), or ``None``."""
