@@ -44,6 +44,7 @@ from assistant_models.database import Database
 from assistant_models.exceptions import (
     AssistantModelsError,
     ConflictError,
+    DatabaseError,
     DatabaseUnavailableError,
     FieldError,
     InvalidTransition,
@@ -51,6 +52,8 @@ from assistant_models.exceptions import (
     NotFoundError,
     PoolTimeoutError,
     QueryTimeoutError,
+    RetryableError,
+    SessionRequiredError,
     ValidationError,
 )
 
@@ -71,6 +74,7 @@ __all__ = [
     "Count",
     "CursorPage",
     "Database",
+    "DatabaseError",
     "DatabaseUnavailableError",
     "Exists",
     "Expression",
@@ -95,9 +99,11 @@ __all__ = [
     "Q",
     "QuerySet",
     "QueryTimeoutError",
+    "RetryableError",
     "SearchMatch",
     "SearchQuery",
     "SearchRank",
+    "SessionRequiredError",
     "SoftDeleteMixin",
     "StdDev",
     "Subquery",

@@ -610,8 +610,15 @@ class QuerySet(Generic[M]):
         """Yield rows, fetching ``chunk_size`` at a time with a server-side cursor."""
         if self.query.empty:
             return
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValidationError.single("chunk_size", "must be a positive integer")
         stmt = self.compiler().select().execution_options(yield_per=chunk_size)
-        yield from self._rows(self.execute(stmt))
+        result = self.execute(stmt)
+        with translating():  # a later fetch can fail too (the transaction ended meanwhile)
+            if self._iterable == MODELS and not any(a.selected for a in self.query.annotations):
+                yield from result.scalars()
+            else:
+                yield from self._rows(result)
 
     def aggregate(self, *args: Aggregate, **kwargs: Aggregate) -> dict[str, Any]:
         """Return aggregate values over the rows: ``aggregate(Count("id"), top=Max("priority"))``."""
