@@ -15,7 +15,7 @@ from sqlmodel import Field, Relationship
 
 from assistant_models import AssistantModel, Manager
 from assistant_models.core.concerns import AppendOnly, Concern
-from assistant_models.core.mixins import SoftDeleteMixin, TimestampMixin
+from assistant_models.core.mixins import AuditMixin, SoftDeleteMixin, TimestampMixin
 from assistant_models.core.types import JSONB
 
 lab_metadata = sa.MetaData()
@@ -85,6 +85,18 @@ class Event(LabModel, table=True):
     kind: str = Field(max_length=50)
 
     objects: ClassVar[Manager[Event]] = Manager()
+
+
+class Membership(AuditMixin, LabModel, table=True):
+    """A composite key, as a month-partitioned table has: (team, member)."""
+
+    __tablename__ = "lab_memberships"
+
+    team: str = Field(primary_key=True, max_length=20)
+    member: int = Field(primary_key=True)
+    role: str = Field(default="member", max_length=20)
+
+    objects: ClassVar[Manager[Membership]] = Manager()
 
 
 def create_lab_tables(connection: sa.Connection) -> None:

@@ -11,9 +11,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.types import TypeDecorator
 
+from assistant_models.core.audit import ACTOR_PARAM, AuditAction, current_actor
+from assistant_models.core.audit_sql import ACTOR, snapshot_audit
 from assistant_models.core.columns import written_columns
 from assistant_models.core.concerns import Audited, Timestamped, concern, concerns_of
 from assistant_models.core.types import json_dumps
@@ -145,18 +148,15 @@ def copy_instances(session: Session, model: type[Any], objs: Sequence[Any], batc
 
 def audit_rows(session: Session, model: type[Any], objs: Sequence[Any]) -> None:
     """Write the create audit rows of freshly inserted rows in one server-side INSERT ... SELECT."""
-    from sqlalchemy.dialects.postgresql import ARRAY
-
-    from assistant_models.core.audit import ACTOR_PARAM, AuditAction, current_actor
-    from assistant_models.core.writes import snapshot_audit
-
     table: sa.Table = model.__table__
-    pk = table.primary_key.columns[0]
+    keys = list(table.primary_key.columns)
     rows = table.alias("am_rows")
-    keys = sa.bindparam("am_keys", type_=ARRAY(pk.type))
-    actor = sa.bindparam(ACTOR_PARAM, type_=sa.Uuid())
-    insert = snapshot_audit(
-        model, rows, pk.name, AuditAction.CREATE, "after", actor, rows.c[pk.name] == sa.any_(keys)
-    )
+    if len(keys) == 1:
+        values: Any = [getattr(o, keys[0].key) for o in objs]
+        where = rows.c[keys[0].name] == sa.any_(sa.bindparam("am_keys", type_=ARRAY(keys[0].type)))
+    else:
+        values = [tuple(getattr(o, k.key) for k in keys) for o in objs]
+        where = sa.tuple_(*[rows.c[k.name] for k in keys]).in_(sa.bindparam("am_keys", expanding=True))
+    insert = snapshot_audit(model, rows, AuditAction.CREATE, "after", ACTOR, where)
     if insert is not None:
-        session.execute(insert, {"am_keys": [getattr(o, pk.key) for o in objs], ACTOR_PARAM: current_actor()})
+        session.execute(insert, {"am_keys": values, ACTOR_PARAM: current_actor()})

@@ -17,7 +17,8 @@ from sqlalchemy.orm import MANYTOONE, Mapper, ORMExecuteState, Session, UOWTrans
 from sqlalchemy.sql.elements import ClauseElement
 
 from assistant_models import exceptions
-from assistant_models.core.audit import AuditLogBase, build_audit_row
+from assistant_models.core.audit import build_audit_row
+from assistant_models.core.audit_sql import audit_table
 from assistant_models.core.base import (
     AssistantModel,
     mapper_registry,
@@ -183,14 +184,6 @@ def _track_assigned_documents() -> None:
         _documents_tracked.add(mapper)
 
 
-def _audit_table() -> sa.Table | None:
-    for cls in AuditLogBase.__subclasses__():
-        table = getattr(cls, "__table__", None)
-        if isinstance(table, sa.Table):
-            return table
-    return None
-
-
 def _audit_after_flush(session: Session, flush_context: UOWTransaction) -> None:
     rows: list[dict[str, Any]] = []
     for kind, objs in (("new", session.new), ("dirty", session.dirty), ("deleted", session.deleted)):
@@ -199,7 +192,7 @@ def _audit_after_flush(session: Session, flush_context: UOWTransaction) -> None:
                 row = build_audit_row(obj, sa.inspect(obj), kind)
                 if row is not None:
                     rows.append(row)
-    table = _audit_table()
+    table = audit_table()
     if rows and table is not None:
         session.connection().execute(table.insert(), rows)
 

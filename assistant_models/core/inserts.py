@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from assistant_models.core.audit import ACTOR_PARAM, AuditAction, current_actor
+from assistant_models.core.audit_sql import snapshot_audit
 from assistant_models.core.columns import server_filled, written_columns
 from assistant_models.core.concerns import Audited, concern, concerns_of
 from assistant_models.core.events import HANDLED
@@ -35,8 +36,6 @@ _INSERTS = LRU(256)
 
 
 def _build(model: type[Any], omitted: tuple[str, ...]) -> Any:
-    from assistant_models.core.writes import snapshot_audit
-
     table: sa.Table = model.__table__
     columns = [c for c in written_columns(table) if c.key not in omitted]
     stmt = sa.insert(table).values({c.key: sa.bindparam(f"am_v_{c.key}", type_=c.type) for c in columns})
@@ -46,7 +45,7 @@ def _build(model: type[Any], omitted: tuple[str, ...]) -> Any:
         return stmt.returning(*returned)
     inserted = stmt.returning(*table.c).cte("am_new")
     actor = sa.bindparam(ACTOR_PARAM, type_=sa.Uuid())
-    audit = snapshot_audit(model, inserted, pk.name, AuditAction.CREATE, "after", actor)
+    audit = snapshot_audit(model, inserted, AuditAction.CREATE, "after", actor)
     final = sa.select(*[inserted.c[c.name] for c in returned])
     return final.add_cte(audit.cte("am_audit")) if audit is not None else final
 
