@@ -11,6 +11,9 @@ current session of the context, so managers find it; their ``a``-prefixed twins
 bridge. An ``asyncpg`` connection belongs to the event loop that opened it: give
 each loop its own :class:`~assistant_models.Database`, or ``await db.adispose()``
 before the loop ends.
+
+Sync code with no twin (an instance's ``obj.delete()``, a helper of your own) runs
+in the same bridge with ``await run_bridged(obj.delete)``.
 """
 
 from __future__ import annotations
@@ -33,19 +36,21 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 from assistant_models._settings import EngineSettings
-from assistant_models.core.aio import AsyncBridgeSession, install_async_guard
+from assistant_models.core.aio import AsyncBridgeSession, install_async_guard, run_bridged
 from assistant_models.core.context import bind_session, get_current_session, unbind_session
 from assistant_models.core.types import json_dumps
-from assistant_models.exceptions import translate
+from assistant_models.exceptions import DatabaseUnavailableError, ValidationError, translate
 
 __all__ = [
     "ASYNC_DRIVER",
     "AsyncBinding",
     "async_connect_args",
     "async_sessionmaker_for",
+    "async_url",
     "bind_async_session",
     "create_async_engine_for",
     "get_current_async_session",
+    "run_bridged",
     "unbind_async_session",
     "unit_of_work",
 ]
@@ -81,8 +86,15 @@ def async_connect_args(connect_args: dict[str, Any]) -> dict[str, Any]:
     ``connect_timeout`` becomes ``timeout``; ``application_name`` and every
     ``-c key=value`` of ``options`` (the statement timeout among them) become
     ``server_settings``; other arguments pass through.
+
+    Raises:
+        ValidationError: An ``sslpassword`` was given: asyncpg takes none (field ``url``).
     """
     args = dict(connect_args)
+    if args.pop("sslpassword", None) is not None:
+        raise ValidationError.single(
+            "url", "sslpassword is not supported by the async driver (asyncpg); use an unencrypted key"
+        )
     settings = _server_settings(str(args.pop("options", "") or ""))
     application_name = args.pop("application_name", None)
     if application_name:
@@ -93,10 +105,17 @@ def async_connect_args(connect_args: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
-def _async_url(url: URL) -> URL:
-    """Return ``url`` for asyncpg: its driver, ``sslmode`` as ``ssl``, no libpq ``options``."""
-    query = dict(url.query)
-    query.pop("options", None)  # carried by server_settings
+#: libpq query keys that the connection arguments already carry, in asyncpg's terms.
+_CARRIED_KEYS = ("options", "application_name", "connect_timeout")
+
+
+def async_url(url: URL) -> URL:
+    """Return ``url`` for asyncpg: its driver, ``sslmode`` as ``ssl``, libpq-only keys removed.
+
+    ``options``, ``application_name`` and ``connect_timeout`` travel in the connection
+    arguments (:func:`async_connect_args`), which take precedence, as they do for psycopg2.
+    """
+    query = {k: v for k, v in url.query.items() if k not in _CARRIED_KEYS}
     sslmode = query.pop("sslmode", None)
     if sslmode is not None:
         query["ssl"] = sslmode
@@ -111,11 +130,9 @@ def create_async_engine_for(
     Raises:
         DatabaseUnavailableError: The ``async`` extra (asyncpg) is not installed.
     """
-    from assistant_models.exceptions import DatabaseUnavailableError
-
     try:
         return create_async_engine(
-            _async_url(url),
+            async_url(url),
             echo=echo,
             pool_pre_ping=True,
             hide_parameters=True,

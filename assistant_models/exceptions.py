@@ -237,8 +237,10 @@ def translate(exc: BaseException, constraint_fields: Mapping[str, str] | None = 
         return PoolTimeoutError("no database connection became free before the pool timeout")
     if isinstance(exc, sa_exc.MissingGreenlet):
         return AsyncUsageError(
-            "a synchronous call needed I/O in an async unit of work: await its a-prefixed twin "
-            "(acount() for count()), or load relations with select_related/prefetch_related"
+            "a synchronous call needed I/O in an async unit of work: await the a-prefixed twin of "
+            "the manager method (acount() for count()), run other sync code with "
+            "`await assistant_models.aio.run_bridged(fn)`, and load relations with "
+            "select_related/prefetch_related"
         )
     code, constraint, column, found_table = _diagnostics(exc)
     table = found_table or "row"
