@@ -330,8 +330,14 @@ def test_instance_methods_run_in_the_bridge_and_say_so_when_not(adb_session, aru
 
 
 def test_an_async_twin_with_a_sync_session_current_raises_a_clear_error(db_session) -> None:
-    with pytest.raises(AsyncUsageError, match=r"call count\(\) instead"):
+    with pytest.raises(AsyncUsageError, match=r"use count\(\) instead"):
         asyncio.run(Task.objects.acount())
+
+    async def iterate() -> list[Task]:
+        return [task async for task in Task.objects.all()]
+
+    with pytest.raises(AsyncUsageError, match="use `for` instead"):
+        asyncio.run(iterate())
 
 
 def test_an_async_twin_with_no_unit_of_work_names_asession() -> None:
@@ -355,6 +361,23 @@ def test_nested_asession_rolls_back_only_its_savepoint(database: Database, adb_s
         assert titles == [f"{tag} kept"]
 
     arun(main())
+
+
+def test_adb_session_commits_only_a_savepoint_of_the_rolled_back_transaction(
+    database: Database, adb_session, arun
+) -> None:
+    tag = _tag()
+
+    async def main() -> None:
+        async with database.asession():
+            await Task.objects.aenqueue(tag)
+        await adb_session.commit()
+        assert await Task.objects.filter(title=tag).aexists()
+
+    arun(main())
+    with database.engine.connect() as other:
+        seen = other.execute(text("SELECT count(*) FROM tasks WHERE title = :t"), {"t": tag}).scalar_one()
+    assert seen == 0
 
 
 def test_async_connections_carry_the_settings_of_the_sync_ones(database: Database, arun) -> None:
@@ -499,7 +522,9 @@ def test_a_new_manager_method_gets_its_twin_without_code(adb_session, arun) -> N
         def urgent(self) -> UrgentTasks:
             return self.filter(priority__gte=9)
 
-    assert hasattr(UrgentTasks, "aurgent_count")
+    from assistant_models.core.aio import TWIN_OF
+
+    assert getattr(UrgentTasks.aurgent_count, TWIN_OF) == "urgent_count"
     assert not hasattr(UrgentTasks, "aurgent")  # chainable: no SQL, no twin
     assert not hasattr(UrgentTasks, "afilter")
     manager = UrgentTasks()

@@ -55,7 +55,7 @@ __all__ = [
 M = TypeVar("M", bound="AssistantModel")
 T = TypeVar("T")
 
-#: Marks a generated twin (``functools.WRAPPER_ASSIGNMENTS`` style), for tools and tests.
+#: Attribute of a generated twin naming the sync method it runs (for tools and tests).
 TWIN_OF = "__async_twin_of__"
 _DONE = object()
 
@@ -74,19 +74,22 @@ def is_async_session(session: Session) -> bool:
     return bind is not None and bool(bind.dialect.is_async)
 
 
-def _async_session_of(qs: Any, method: str) -> Session:
-    """Return the session ``qs`` runs in, refusing a missing or synchronous one with a clear error."""
+def _async_session_of(qs: Any, twin: str, sync: str) -> Session:
+    """Return the session ``qs`` runs in, refusing a missing or synchronous one with a clear error.
+
+    ``twin`` and ``sync`` name the call made and its synchronous counterpart, for the message.
+    """
     try:
         session: Session = qs.session
     except SessionRequiredError:
         raise SessionRequiredError(
-            f"{method}() needs a unit of work: wrap the call in `async with db.asession():` "
+            f"{twin} needs a unit of work: wrap the call in `async with db.asession():` "
             "(db = assistant_models.Database())"
         ) from None
     if not is_async_session(session):
         raise AsyncUsageError(
-            f"{method}() needs an async unit of work (`async with db.asession():`), but a "
-            f"synchronous session is current: call {method[1:]}() instead, or open db.asession()"
+            f"{twin} needs an async unit of work (`async with db.asession():`), but a "
+            f"synchronous session is current: use {sync} instead, or open db.asession()"
         )
     return session
 
@@ -98,7 +101,7 @@ async def run_bridged(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 def _coroutine_twin(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
     async def twin(self: Any, *args: Any, **kwargs: Any) -> Any:
-        _async_session_of(self, f"a{name}")
+        _async_session_of(self, f"a{name}()", f"{name}()")
         # getattr at call time: a subclass overriding ``name`` is what its twin runs
         return await greenlet_spawn(getattr(self, name), *args, **kwargs)
 
@@ -107,7 +110,7 @@ def _coroutine_twin(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
 
 def _generator_twin(name: str) -> Callable[..., AsyncIterator[Any]]:
     async def twin(self: Any, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        _async_session_of(self, f"a{name}")
+        _async_session_of(self, f"a{name}()", f"{name}()")
         items: Iterator[Any] = getattr(self, name)(*args, **kwargs)
         try:
             while (item := await greenlet_spawn(next, items, _DONE)) is not _DONE:
@@ -128,7 +131,6 @@ def _returns_queryset(fn: Callable[..., Any], chainable: set[str]) -> bool:
 
 #: Names of every class that got twins, and ``Self``: the return annotations of chainable methods.
 _CHAINABLE = {"Self"}
-_chainable_lock = threading.Lock()
 
 
 def _twinnable(name: str, value: Any, cls: type[Any]) -> bool:
@@ -141,8 +143,7 @@ def _twinnable(name: str, value: Any, cls: type[Any]) -> bool:
 
 def add_async_twins(cls: type[Any]) -> None:
     """Give ``cls`` an ``a``-prefixed awaitable twin of each of its own terminal methods."""
-    with _chainable_lock:
-        _CHAINABLE.add(cls.__name__)
+    _CHAINABLE.add(cls.__name__)
     for name, value in list(vars(cls).items()):
         if not _twinnable(name, value, cls):
             continue
@@ -177,7 +178,7 @@ class AsyncQuerySetMixin(Generic[M]):
 
     def __aiter__(self) -> AsyncIterator[M]:
         """Iterate over the rows (one query, in the bridge): ``async for task in qs``."""
-        _async_session_of(self, "__aiter__")
+        _async_session_of(self, "`async for`", "`for`")
         return _aiter_rows(cast("Iterable[M]", self))
 
     if TYPE_CHECKING:
