@@ -29,17 +29,16 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Coroutine, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
+from assistant_models.aio import AsyncBinding, bind_async_session, unbind_async_session
 from assistant_models.core.context import bind_session, unbind_session
 from assistant_models.database import Database
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = ["AsyncRunner", "adb_session", "arun", "database", "db_session"]
 
@@ -148,22 +147,12 @@ def arun(database: Database) -> Iterator[AsyncRunner[Any]]:
 @pytest.fixture
 def adb_session(database: Database, arun: AsyncRunner[Any]) -> Iterator[AsyncSession]:
     """Yield the test's current async session; everything it wrote is rolled back afterwards."""
-    from sqlalchemy.ext.asyncio import AsyncConnection
-    from sqlalchemy.ext.asyncio import AsyncSession as Session_
 
-    from assistant_models.aio import AsyncBinding, bind_async_session, unbind_async_session
-    from assistant_models.core.aio import AsyncBridgeSession, install_async_guard
-
-    async def begin() -> tuple[AsyncConnection, Session_, AsyncBinding]:
-        install_async_guard()
+    async def begin() -> tuple[AsyncConnection, AsyncSession, AsyncBinding]:
         connection = await database.async_engine.connect()
         await connection.begin()
-        session = Session_(
-            bind=connection,
-            join_transaction_mode="create_savepoint",
-            expire_on_commit=False,
-            sync_session_class=AsyncBridgeSession,
-        )
+        # the factory behind db.asession(), so the session is made as the application's are
+        session = database.async_sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
         return connection, session, bind_async_session(session)
 
     async def end() -> None:
