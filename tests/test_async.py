@@ -57,7 +57,7 @@ def test_created_rows_are_found_by_get_filter_count_exists_and_first(api) -> Non
     assert api(Task.objects, "get", pk=made[1].id).title == f"{tag} 1"
     assert api(queue.order_by("-priority"), "first").id == made[2].id
     assert api(queue.order_by("priority"), "last").id == made[2].id
-    assert sorted(api(queue.filter(priority__gte=1), "values_list", "priority", flat=True)) == [1, 2]
+    assert sorted(api.rows(queue.filter(priority__gte=1).values_list("priority", flat=True))) == [1, 2]
     assert set(api(queue, "in_bulk")) == {t.id for t in made}
 
 
@@ -98,7 +98,8 @@ def test_aggregate_and_values_read_the_same_rows(api) -> None:
         api(Task.objects, "create", title=f"{tag} {i}", priority=i + 4)
     queue = Task.objects.filter(title__startswith=tag)
     assert api(queue, "aggregate", n=Count("pk"), top=Max("priority")) == {"n": 3, "top": 6}
-    assert sorted(r["priority"] for r in api(queue, "values", "priority")) == [4, 5, 6]
+    assert sorted(r["priority"] for r in api.rows(queue.values("priority"))) == [4, 5, 6]
+    assert api(queue.values("priority").filter(priority__gte=5), "count") == 2
 
 
 def test_paginate_and_cursor_paginate_walk_all_rows(api) -> None:
@@ -130,7 +131,7 @@ def test_update_and_delete_return_counts_and_change_the_rows(api) -> None:
     queue = Task.objects.filter(title__startswith=tag)
     assert api(queue.filter(priority__gte=1), "update", priority=9) == 2
     assert api(queue.filter(priority=9), "count") == 2
-    assert api(queue.filter(priority=0), "delete") == 1
+    assert api(queue.filter(priority=0), "delete") == (1, {"Task": 1})
     assert api(queue, "count") == 2
     assert api(Task.all_objects.filter(title__startswith=tag), "count") == 3
 
@@ -163,7 +164,7 @@ def test_bulk_update_writes_the_fields_of_each_instance(api) -> None:
         task.priority = i + 1
     assert api(Task.objects, "bulk_update", made, ["priority"]) == 3
     queue = Task.objects.filter(title__startswith=tag)
-    assert sorted(api(queue, "values_list", "priority", flat=True)) == [1, 2, 3]
+    assert sorted(api.rows(queue.values_list("priority", flat=True))) == [1, 2, 3]
 
 
 def test_get_or_create_creates_once_then_gets(api) -> None:
@@ -357,7 +358,9 @@ def test_nested_asession_rolls_back_only_its_savepoint(database: Database, adb_s
                     await adb_session.execute(
                         text("INSERT INTO tasks (id, title) VALUES (gen_random_uuid(), NULL)")
                     )
-            titles = await Task.objects.filter(title__startswith=tag).avalues_list("title", flat=True)
+            titles = [
+                t async for t in Task.objects.filter(title__startswith=tag).values_list("title", flat=True)
+            ]
         assert titles == [f"{tag} kept"]
 
     arun(main())
@@ -479,7 +482,7 @@ def test_asession_commits_on_success_and_rolls_back_on_error(
     arun(main())
     assert get_current_session() is None
     with database.session():
-        assert Task.objects.filter(title__startswith=committed).values_list("title", flat=True) == [
+        assert list(Task.objects.filter(title__startswith=committed).values_list("title", flat=True)) == [
             f"{committed} kept"
         ]
 
@@ -527,8 +530,7 @@ def test_a_new_manager_method_gets_its_twin_without_code(adb_session, arun) -> N
     assert getattr(UrgentTasks.aurgent_count, TWIN_OF) == "urgent_count"
     assert not hasattr(UrgentTasks, "aurgent")  # chainable: no SQL, no twin
     assert not hasattr(UrgentTasks, "afilter")
-    manager = UrgentTasks()
-    manager.model = Task
+    manager = UrgentTasks().__get__(None, Task)  # what `objects: ClassVar[...] = UrgentTasks()` does
 
     async def main() -> int:
         tag = _tag()
@@ -546,8 +548,7 @@ def test_a_twin_runs_the_subclass_override_of_its_method(adb_session, arun) -> N
         def count(self) -> int:
             return 42
 
-    manager = Counting()
-    manager.model = Task
+    manager = Counting().__get__(None, Task)
     assert arun(manager.acount()) == 42
 
 
@@ -556,7 +557,7 @@ def test_typed_twin_signatures_match_their_sync_methods() -> None:
     import inspect
 
     from assistant_models.core import aio
-    from assistant_models.core.query import QuerySet
+    from assistant_models.core.queryset import QuerySet
 
     tree = ast.parse(inspect.getsource(aio.AsyncQuerySetMixin))
     stubs = [

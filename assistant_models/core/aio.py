@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+import typing
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
@@ -38,10 +39,10 @@ from sqlalchemy.util.concurrency import in_greenlet
 from assistant_models.exceptions import AsyncUsageError, RelationNotLoadedError, SessionRequiredError
 
 if TYPE_CHECKING:
+    from assistant_models.core.aggregates import Aggregate
     from assistant_models.core.base import AssistantModel
-    from assistant_models.core.lookups import Q
+    from assistant_models.core.expressions import Expression, Q
     from assistant_models.core.pagination import CursorPage, Page
-    from assistant_models.core.query import Aggregate
 
 __all__ = [
     "AsyncBridgeSession",
@@ -125,18 +126,28 @@ def _returns_queryset(fn: Callable[..., Any], chainable: set[str]) -> bool:
     """Tell from the return annotation whether ``fn`` is chainable (returns a QuerySet)."""
     returned = inspect.get_annotations(fn).get("return")
     if isinstance(returned, str):  # ``from __future__ import annotations``: the text is enough
-        return returned.strip("'\"") in chainable
-    return returned is not None and getattr(returned, "__name__", None) in chainable
+        name = returned.strip("'\"").split("[", 1)[0].strip()  # ``QuerySet[Any]`` is a QuerySet
+    else:
+        name = getattr(typing.get_origin(returned) or returned, "__name__", "")
+    return name in chainable
 
 
 #: Names of every class that got twins, and ``Self``: the return annotations of chainable methods.
 _CHAINABLE = {"Self"}
 
 
+#: Public methods that build SQL and never run it, though they return no QuerySet.
+_BUILDERS = frozenset({"compiler", "statement"})
+
+
 def _twinnable(name: str, value: Any, cls: type[Any]) -> bool:
-    if name.startswith("_") or not inspect.isfunction(value) or hasattr(cls, f"a{name}"):
+    if name.startswith("_") or name in _BUILDERS or hasattr(cls, f"a{name}"):
         return False
-    if inspect.iscoroutinefunction(value) or inspect.isasyncgenfunction(value):
+    if (
+        not inspect.isfunction(value)
+        or inspect.iscoroutinefunction(value)
+        or inspect.isasyncgenfunction(value)
+    ):
         return False
     return not _returns_queryset(value, _CHAINABLE)
 
@@ -183,7 +194,7 @@ class AsyncQuerySetMixin(Generic[M]):
 
     if TYPE_CHECKING:
 
-        async def aget(self, *args: Q, **kwargs: Any) -> M:
+        async def aget(self, *args: Q | Expression, **kwargs: Any) -> M:
             """Await :meth:`get`."""
 
         async def afirst(self) -> M | None:
@@ -192,31 +203,37 @@ class AsyncQuerySetMixin(Generic[M]):
         async def alast(self) -> M | None:
             """Await :meth:`last`."""
 
+        async def alatest(self, *fields: str) -> M:
+            """Await :meth:`latest`."""
+
+        async def aearliest(self, *fields: str) -> M:
+            """Await :meth:`earliest`."""
+
         async def aexists(self) -> bool:
             """Await :meth:`exists`."""
+
+        async def acontains(self, obj: M) -> bool:
+            """Await :meth:`contains`."""
 
         async def acount(self) -> int:
             """Await :meth:`count`."""
 
-        async def avalues(self, *fields: str) -> list[dict[str, Any]]:
-            """Await :meth:`values`."""
-
-        async def avalues_list(self, *fields: str, flat: bool = False) -> list[Any]:
-            """Await :meth:`values_list`."""
-
         async def ain_bulk(
-            self, id_list: Sequence[Any] | None = None, field_name: str = "pk"
+            self, id_list: Sequence[Any] | None = None, *, field_name: str = "pk"
         ) -> dict[Any, M]:
             """Await :meth:`in_bulk`."""
 
         def aiterator(self, chunk_size: int = 1000) -> AsyncIterator[M]:
             """Iterate over :meth:`iterator` in the bridge, a chunk at a time: ``async for``."""
 
-        async def aaggregate(self, **aggregates: Aggregate) -> dict[str, Any]:
+        async def aaggregate(self, *args: Aggregate, **kwargs: Aggregate) -> dict[str, Any]:
             """Await :meth:`aggregate`."""
 
         async def aexplain(self, analyze: bool = False) -> str:
             """Await :meth:`explain`."""
+
+        async def aexecute(self, stmt: Any, params: dict[str, Any] | None = None) -> Any:
+            """Await :meth:`execute`."""
 
         async def apaginate(self, page: int = 1, per_page: int = 20) -> Page[M]:
             """Await :meth:`paginate`."""
@@ -230,10 +247,19 @@ class AsyncQuerySetMixin(Generic[M]):
         async def aupdate(self, **values: Any) -> int:
             """Await :meth:`update`."""
 
-        async def adelete(self, hard: bool = False) -> int:
+        async def adelete(self, hard: bool = False) -> tuple[int, dict[str, int]]:
             """Await :meth:`delete`."""
 
-        async def abulk_create(self, objs: Sequence[M], batch_size: int | None = None) -> list[M]:
+        async def abulk_create(
+            self,
+            objs: Sequence[M],
+            batch_size: int | None = None,
+            *,
+            ignore_conflicts: bool = False,
+            update_conflicts: bool = False,
+            unique_fields: Sequence[str] | None = None,
+            update_fields: Sequence[str] | None = None,
+        ) -> list[M]:
             """Await :meth:`bulk_create`."""
 
         async def abulk_update(
@@ -242,12 +268,18 @@ class AsyncQuerySetMixin(Generic[M]):
             """Await :meth:`bulk_update`."""
 
         async def aget_or_create(
-            self, defaults: dict[str, Any] | None = None, **lookups: Any
+            self,
+            defaults: dict[str, Any] | None = None,
+            create_defaults: dict[str, Any] | None = None,
+            **lookups: Any,
         ) -> tuple[M, bool]:
             """Await :meth:`get_or_create`."""
 
         async def aupdate_or_create(
-            self, defaults: dict[str, Any] | None = None, **lookups: Any
+            self,
+            defaults: dict[str, Any] | None = None,
+            create_defaults: dict[str, Any] | None = None,
+            **lookups: Any,
         ) -> tuple[M, bool]:
             """Await :meth:`update_or_create`."""
 
