@@ -15,8 +15,9 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from types import TracebackType
-from typing import Any, NoReturn, TypedDict
+from typing import TYPE_CHECKING, Any, NoReturn, TypedDict
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
@@ -29,6 +30,11 @@ from assistant_models._settings import EngineSettings
 from assistant_models.core.context import bind_session, get_current_session, unbind_session
 from assistant_models.core.types import json_dumps
 from assistant_models.exceptions import translate
+
+if TYPE_CHECKING:  # the async extra is optional: its types only
+    from contextlib import AbstractAsyncContextManager
+
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 __all__ = ["Database", "HealthReport", "PoolStats"]
 
@@ -359,6 +365,45 @@ class Database:
                 _migrations.run(connection, command, revision)
         except SQLAlchemyError as exc:
             raise translate(exc) from exc
+
+    # ------------------------------------------------------------------- async
+
+    @cached_property
+    def async_engine(self) -> AsyncEngine:
+        """The asyncpg engine behind :meth:`asession`, made on first use (the ``async`` extra).
+
+        Same URL (driver ``postgresql+asyncpg``), pool settings, statement timeout
+        and ``application_name`` as :attr:`engine`.
+        """
+        from assistant_models.aio import create_async_engine_for
+
+        settings = self._settings
+        connect_args = self._connect_args(settings.connect_timeout, settings.statement_timeout)
+        return create_async_engine_for(self._url, settings, connect_args, echo=bool(self._engine.echo))
+
+    @cached_property
+    def async_sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        """The factory behind :meth:`asession` (``expire_on_commit=False``, ``autoflush=True``)."""
+        from assistant_models.aio import async_sessionmaker_for
+
+        return async_sessionmaker_for(self.async_engine)
+
+    def asession(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """Open an async unit of work on asyncpg: ``async with db.asession():``.
+
+        Like :meth:`session`: commit on success, rollback on error (translated),
+        a savepoint when an async unit of work of this database is already current.
+        Its sync face is the context's current session, so managers' ``a``-prefixed
+        methods (``await Task.objects.aclaim_next("w")``) use it.
+        """
+        from assistant_models.aio import unit_of_work
+
+        return unit_of_work(self.async_engine, self.async_sessionmaker)
+
+    async def adispose(self) -> None:
+        """Close the async pool's connections; call it on the event loop that used them."""
+        if "async_engine" in self.__dict__:
+            await self.async_engine.dispose()
 
 
 def _quiet_rollback(transaction: Session | SessionTransaction) -> None:

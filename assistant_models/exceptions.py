@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "AssistantModelsError",
+    "AsyncUsageError",
     "ConflictError",
     "DatabaseError",
     "DatabaseUnavailableError",
@@ -23,6 +24,7 @@ __all__ = [
     "NotFoundError",
     "PoolTimeoutError",
     "QueryTimeoutError",
+    "RelationNotLoadedError",
     "RetryableError",
     "SessionRequiredError",
     "ValidationError",
@@ -103,6 +105,23 @@ class SessionRequiredError(AssistantModelsError, RuntimeError):
     """A manager was used with no unit of work open."""
 
 
+class AsyncUsageError(AssistantModelsError, RuntimeError):
+    """A unit of work used the wrong way round: sync I/O under ``db.asession()``, or the reverse.
+
+    Raised instead of SQLAlchemy's ``MissingGreenlet`` (a synchronous call that needs
+    I/O in an async unit of work) and by an ``a``-prefixed method called while a
+    synchronous session is current.
+    """
+
+
+class RelationNotLoadedError(AsyncUsageError):
+    """A relationship read under ``db.asession()`` was not loaded by the query.
+
+    Loading it lazily would need I/O outside an awaited call; load it with
+    ``select_related`` or ``prefetch_related``.
+    """
+
+
 class DatabaseError(AssistantModelsError):
     """A database failure that is not the caller's data."""
 
@@ -130,6 +149,49 @@ class SerializationError(RetryableError, ConflictError):
         ConflictError.__init__(self, message)
 
 
+class _Diagnostics(NamedTuple):
+    """What the server said about a failed statement, from whichever driver raised it."""
+
+    sqlstate: str | None
+    constraint: str | None
+    column: str | None
+    table: str | None
+
+
+def _driver_errors(exc: BaseException) -> list[Any]:
+    """Return the driver-level errors behind ``exc``, nearest first.
+
+    psycopg2: ``exc.orig`` carries ``pgcode`` and ``diag``. asyncpg through
+    SQLAlchemy: ``exc.orig`` is an adapted error (``pgcode``/``sqlstate`` only)
+    whose ``orig`` (also its ``__cause__``) is asyncpg's error, with ``sqlstate``,
+    ``constraint_name``, ``column_name`` and ``table_name``. A raw driver error
+    (a direct driver call such as COPY) is its own source.
+    """
+    found: list[Any] = []
+    orig = getattr(exc, "orig", None)
+    for candidate in (orig, getattr(orig, "orig", None), getattr(orig, "__cause__", None), exc):
+        if candidate is not None and all(candidate is not seen for seen in found):
+            found.append(candidate)
+    return found
+
+
+def _diagnostics(exc: BaseException) -> _Diagnostics:
+    """Return the SQLSTATE and the constraint, column and table names behind ``exc``."""
+    values: dict[str, str | None] = dict.fromkeys(_Diagnostics._fields)
+    for error in _driver_errors(exc):
+        detail = getattr(error, "diag", error)  # psycopg2 keeps the names on .diag
+        found = {
+            "sqlstate": getattr(error, "pgcode", None) or getattr(error, "sqlstate", None),
+            "constraint": getattr(detail, "constraint_name", None),
+            "column": getattr(detail, "column_name", None),
+            "table": getattr(detail, "table_name", None),
+        }
+        for key, value in found.items():
+            if values[key] is None and isinstance(value, str) and value:
+                values[key] = value
+    return _Diagnostics(**values)
+
+
 _CONSTRAINT_FIELD = re.compile(r"^(?:uq|ix|ck|fk)_[a-z0-9_]+?__(?P<cols>[a-z0-9_]+)$")
 
 
@@ -152,7 +214,7 @@ def translate(exc: BaseException, constraint_fields: Mapping[str, str] | None = 
     """Return the package error that stands for a driver or SQLAlchemy error.
 
     Args:
-        exc: The error raised by SQLAlchemy or psycopg2.
+        exc: The error raised by SQLAlchemy, psycopg2 or asyncpg.
         constraint_fields: Known constraint names mapped to the fields they guard.
 
     Returns:
@@ -173,12 +235,15 @@ def translate(exc: BaseException, constraint_fields: Mapping[str, str] | None = 
         )
     if isinstance(exc, sa_exc.TimeoutError):
         return PoolTimeoutError("no database connection became free before the pool timeout")
-    orig: Any = getattr(exc, "orig", None)
-    code = getattr(orig, "pgcode", None)
-    diag = getattr(orig, "diag", None)
-    constraint = getattr(diag, "constraint_name", None)
-    column = getattr(diag, "column_name", None)
-    table = getattr(diag, "table_name", None) or "row"
+    if isinstance(exc, sa_exc.MissingGreenlet):
+        return AsyncUsageError(
+            "a synchronous call needed I/O in an async unit of work: await the a-prefixed twin of "
+            "the manager method (acount() for count()), run other sync code with "
+            "`await assistant_models.aio.run_bridged(fn)`, and load relations with "
+            "select_related/prefetch_related"
+        )
+    code, constraint, column, found_table = _diagnostics(exc)
+    table = found_table or "row"
     fields = CONSTRAINT_FIELDS if constraint_fields is None else constraint_fields
     if code == "23505":
         field = _constraint_fields(constraint, fields)

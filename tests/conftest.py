@@ -65,3 +65,48 @@ def lab(db_session):
 
     create_lab_tables(db_session.connection())
     return db_session
+
+
+class Api:
+    """Call manager and QuerySet methods the synchronous way or through their awaited twins.
+
+    ``api(Task.objects, "claim_next", "w1")`` is ``Task.objects.claim_next("w1")`` under
+    the sync API and ``await Task.objects.aclaim_next("w1")`` under the async one, so one
+    test body checks both and the twin cannot drift.
+    """
+
+    def __init__(self, name: str, run=None) -> None:
+        self.name = name
+        self.run = run
+
+    @property
+    def is_async(self) -> bool:
+        return self.run is not None
+
+    def __call__(self, target, method: str, *args, **kwargs):
+        if self.run is None:
+            return getattr(target, method)(*args, **kwargs)
+        return self.run(getattr(target, f"a{method}")(*args, **kwargs))
+
+    def rows(self, qs) -> list:
+        """Return the rows of ``qs`` by iterating it (``for`` or ``async for``)."""
+        if self.run is None:
+            return list(qs)
+
+        async def collect() -> list:
+            return [row async for row in qs]
+
+        return self.run(collect())
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+@pytest.fixture(params=["sync", "async"])
+def api(request) -> Api:
+    """Run the test once on ``db_session`` (psycopg2) and once on ``adb_session`` (asyncpg)."""
+    if request.param == "sync":
+        request.getfixturevalue("db_session")
+        return Api("sync")
+    request.getfixturevalue("adb_session")
+    return Api("async", request.getfixturevalue("arun"))

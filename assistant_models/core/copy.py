@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_
 
 from assistant_models.core.audit import ACTOR_PARAM, AuditAction, current_actor
 from assistant_models.core.audit_sql import ACTOR, snapshot_audit
@@ -21,7 +22,7 @@ from assistant_models.core.columns import written_columns
 from assistant_models.core.concerns import Audited, Timestamped, concern, concerns_of
 from assistant_models.core.types import json_dumps
 
-__all__ = ["copy_instances"]
+__all__ = ["copy_instances", "send_copy"]
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 NULL = "\\N"
@@ -102,13 +103,42 @@ def _copy(
     session: Session, table: sa.Table, rows: Sequence[dict[str, Any]], omit: tuple[str, ...] = ()
 ) -> None:
     sql, cols = _plan(table, omit)
-    buffer = io.StringIO("\n".join(_line(r, cols) for r in rows) + "\n")
-    import psycopg2
+    payload = "\n".join(_line(r, cols) for r in rows) + "\n"
+    send_copy(session, table, [name for name, _encode in cols], sql, payload)
+
+
+def send_copy(session: Session, table: sa.Table, columns: list[str], sql: str, payload: str) -> None:
+    """Send ``payload`` (COPY text format) into ``table`` through whichever driver the session uses.
+
+    psycopg2 gets ``copy_expert(sql, ...)``; asyncpg gets ``copy_to_table(...)``,
+    awaited through SQLAlchemy's greenlet bridge (the caller runs inside it). A
+    driver error is wrapped as SQLAlchemy would wrap it, so ``translating()`` reads
+    its SQLSTATE like any other.
+    """
     from sqlalchemy.exc import DBAPIError
 
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    driver = session.connection().connection.dbapi_connection
+    if session.get_bind().dialect.is_async:
+        raw: Any = driver.driver_connection  # type: ignore[union-attr]
+        names = [table.c[key].name for key in columns]
+        # a memoryview, since asyncpg would take plain bytes for a file path
+        source = memoryview(payload.encode())
+        try:
+            await_(
+                raw.copy_to_table(
+                    table.name, source=source, columns=names, schema_name=table.schema, format="text"
+                )
+            )
+        except Exception as exc:  # asyncpg's errors have no common base importable without it
+            if not hasattr(exc, "sqlstate"):
+                raise
+            raise DBAPIError.instance(sql, None, exc, Exception, hide_parameters=True) from exc
+        return
+    import psycopg2
+
+    cursor = driver.cursor()  # type: ignore[union-attr]
     try:
-        cursor.copy_expert(sql, buffer)
+        cursor.copy_expert(sql, io.StringIO(payload))
     except psycopg2.Error as exc:  # raw driver call: wrap it as SQLAlchemy would, for translating()
         raise DBAPIError.instance(sql, None, exc, psycopg2.Error, hide_parameters=True) from exc
     finally:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from assistant_models.core import writes
 from assistant_models.core.aggregates import Aggregate
+from assistant_models.core.aio import AsyncQuerySetMixin
 from assistant_models.core.compiler import Compiler
 from assistant_models.core.concerns import LIVE
 from assistant_models.core.context import current_session
@@ -43,7 +44,7 @@ MODELS, DICTS, TUPLES, NAMED, FLAT = "models", "dicts", "tuples", "named", "flat
 _MISSING = object()
 
 
-class QuerySet(Generic[M]):
+class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
     """A lazy, immutable query over one model, with Django's names and answers.
 
     Args:

@@ -11,6 +11,14 @@ Fixtures:
     db_session: A session bound to a connection whose transaction is rolled back
         after the test, and set as the current unit of work, so managers work
         without ``db.session()``. ``db.session()`` inside a test opens a savepoint.
+    arun: Run a coroutine on the test's own event loop (``arun(main())``), so sync
+        tests drive async code without an asyncio plugin; the loop closes after
+        the test, and the async pool is emptied on it first.
+    adb_session: The async ``db_session`` (needs the ``async`` extra): an
+        ``AsyncSession`` on an asyncpg connection whose transaction is rolled back
+        after the test, current in the coroutines ``arun`` runs, so
+        ``await Task.objects.acount()`` works without ``db.asession()``, which
+        opens a savepoint inside it.
 
 The plugin lowers the bcrypt cost to 4 rounds unless ``ASSISTANT_MODELS_BCRYPT_ROUNDS``
 is set, since hashing at production cost would dominate test time.
@@ -18,17 +26,26 @@ is set, since hashing at production cost would dominate test time.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
+from assistant_models.aio import AsyncBinding, bind_async_session, unbind_async_session
 from assistant_models.core.context import bind_session, unbind_session
 from assistant_models.database import Database
 
-__all__ = ["database", "db_session"]
+__all__ = ["AsyncRunner", "adb_session", "arun", "database", "db_session"]
+
+T = TypeVar("T")
+
+#: What the ``arun`` fixture is: it runs a coroutine to its end and returns its result.
+AsyncRunner = Callable[[Coroutine[Any, Any, T]], T]
 
 TEST_DATABASE_PREFIX = "assistant_models_test_"
 
@@ -110,3 +127,42 @@ def db_session(database: Database) -> Iterator[Session]:
         session.close()
         transaction.rollback()
         connection.close()
+
+
+@pytest.fixture
+def arun(database: Database) -> Iterator[AsyncRunner[Any]]:
+    """Yield a function that runs a coroutine on this test's event loop and returns its result.
+
+    Every call shares one loop and one context, so a session bound by one call is
+    current in the next; the async pool is emptied before the loop closes, since
+    asyncpg connections cannot outlive their loop.
+    """
+    with asyncio.Runner() as runner:
+        try:
+            yield runner.run
+        finally:
+            runner.run(database.adispose())
+
+
+@pytest.fixture
+def adb_session(database: Database, arun: AsyncRunner[Any]) -> Iterator[AsyncSession]:
+    """Yield the test's current async session; everything it wrote is rolled back afterwards."""
+
+    async def begin() -> tuple[AsyncConnection, AsyncSession, AsyncBinding]:
+        connection = await database.async_engine.connect()
+        await connection.begin()
+        # the factory behind db.asession(), so the session is made as the application's are
+        session = database.async_sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        return connection, session, bind_async_session(session)
+
+    async def end() -> None:
+        unbind_async_session(binding)
+        await session.close()
+        await connection.rollback()
+        await connection.close()
+
+    connection, session, binding = arun(begin())
+    try:
+        yield session
+    finally:
+        arun(end())
