@@ -448,10 +448,6 @@ def test_async_connection_arguments_translate_libpq_ones() -> None:
     assert caught.value.fields == ["url"] and "pem-s3cret" not in str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="QuerySet.explain() passes named parameters, and asyncpg's paramstyle is positional",
-)
 def test_explain_runs_under_async(adb_session, arun) -> None:
     plan = arun(Task.objects.filter(title="x", priority=5).aexplain())
     assert "tasks" in plan

@@ -637,7 +637,10 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
         )
         prefix = "EXPLAIN (ANALYZE, BUFFERS) " if analyze else "EXPLAIN "
         with translating():
-            rows = self.session.connection().exec_driver_sql(prefix + str(compiled), compiled.params)
+            params: Any = compiled.params
+            if compiled.positional and compiled.positiontup is not None:  # asyncpg takes $1, $2 ...
+                params = tuple(compiled.params[name] for name in compiled.positiontup)
+            rows = self.session.connection().exec_driver_sql(prefix + str(compiled), params)
         return "\n".join(r[0] for r in rows)
 
     def paginate(self, page: int = 1, per_page: int = 20) -> Page[M]:
