@@ -27,7 +27,7 @@ from sqlalchemy.pool import NullPool, QueuePool
 from assistant_models import _embedded, _migrations, _urls
 from assistant_models._settings import EngineSettings
 from assistant_models.core.context import bind_session, get_current_session, unbind_session
-from assistant_models.core.types import json_dumps
+from assistant_models.core.types import json_dumps, json_loads
 from assistant_models.exceptions import translate
 
 __all__ = ["Database", "HealthReport", "PoolStats"]
@@ -75,6 +75,9 @@ class Database:
     (milliseconds, 30000; 0 disables it). These, and ``application_name``,
     take precedence over the same keys in the URL's query string; an
     ``options`` query value is kept and the statement timeout appended to it.
+
+    Every connection works in UTC (``-c timezone=UTC``, whatever the server's or
+    the URL's setting), so timestamps read the same on any server.
 
     Passwords, in the userinfo or in the query string (``password``,
     ``sslpassword``), never appear in ``repr()``, logs, :meth:`health` or error
@@ -134,8 +137,11 @@ class Database:
     # ----------------------------------------------------------------- engine
 
     def _connect_args(self, connect_timeout: int, statement_timeout: int) -> dict[str, Any]:
-        """Return the psycopg2 connection arguments; secrets never go into the URL text."""
-        options = f"-c statement_timeout={statement_timeout}"
+        """Return the psycopg2 connection arguments; secrets never go into the URL text.
+
+        Our ``-c`` settings come after the URL's own ``options``, so they win.
+        """
+        options = f"-c statement_timeout={statement_timeout} -c timezone=UTC"
         url_options = self._url.query.get("options")
         if isinstance(url_options, str) and url_options.strip():
             options = f"{url_options} {options}"
@@ -155,6 +161,7 @@ class Database:
             pool_pre_ping=True,
             hide_parameters=True,
             json_serializer=json_dumps,  # JSON columns take what pydantic's JSON mode takes
+            json_deserializer=json_loads,  # a too deeply nested document never fails its row
             pool_size=settings.pool_size,
             max_overflow=settings.max_overflow,
             pool_timeout=settings.pool_timeout,
@@ -172,6 +179,7 @@ class Database:
             self._url,
             poolclass=NullPool,
             hide_parameters=True,
+            json_deserializer=json_loads,
             connect_args=self._connect_args(connect_timeout, statement_timeout),
         )
 
