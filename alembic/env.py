@@ -12,6 +12,7 @@ from logging.config import fileConfig
 
 from sqlalchemy.engine import Connection
 
+import assistant_models.core.signing  # (defines the signing_keys table)
 import assistant_models.models  # noqa: F401  (defines the tables on the metadata)
 from alembic import context
 from assistant_models._settings import migration_lock_timeout
