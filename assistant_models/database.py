@@ -18,13 +18,13 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Literal, NoReturn, TypedDict, TypeVar
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from sqlalchemy.pool import NullPool, QueuePool
 
-from assistant_models import _embedded, _forks, _logs, _migrations, _transactions, _urls
+from assistant_models import _embedded, _forks, _logs, _migrations, _timestamps, _transactions, _urls
 from assistant_models._settings import EngineSettings, migration_lock_timeout
 from assistant_models.core.context import bind_session, get_current_session, unbind_session
 from assistant_models.core.types import json_dumps, json_loads
@@ -79,7 +79,12 @@ class Database:
     ``options`` query value is kept and the statement timeout appended to it.
 
     Every connection works in UTC (``-c timezone=UTC``, whatever the server's or
-    the URL's setting), so timestamps read the same on any server.
+    the URL's setting), so timestamps read the same on any server. A timestamp
+    past year 9999 (or BC), which Python cannot hold, reads as ``datetime.max``
+    (``datetime.min``), as psycopg2 reads ``infinity``; a JSON document nested
+    deeper than 64 levels reads as
+    :class:`~assistant_models.core.types.UnreadableJSON`. So a row another client
+    wrote never makes a read fail.
 
     Passwords, in the userinfo or in the query string (``password``,
     ``sslpassword``), never appear in ``repr()``, logs, :meth:`health` or error
@@ -142,6 +147,7 @@ class Database:
         self._engine = self._create_engine(echo=echo)
         self._probe = self._create_probe_engine()
         for engine in (self._engine, self._probe):
+            event.listen(engine, "connect", _timestamps.install)
             _logs.guard(engine)
             _forks.forget_in_children(engine)
         self._sessionmaker = sessionmaker(bind=self._engine, expire_on_commit=False, autoflush=True)

@@ -313,3 +313,26 @@ def test_a_revoked_key_is_revoked_by_the_server_clock(db_session, client_clock_a
     ApiKey.objects.revoke(key)
     server = db_session.execute(text("SELECT clock_timestamp()")).scalar_one()
     assert key.revoked_at is not None and abs(key.revoked_at - server) < timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("stored", "read"),
+    [
+        ("10000-06-01 00:00+00", datetime.max.replace(tzinfo=UTC)),
+        ("294276-01-01 00:00+00", datetime.max.replace(tzinfo=UTC)),
+        ("4713-01-01 00:00+00 BC", datetime.min.replace(tzinfo=UTC)),
+        ("infinity", datetime.max.replace(tzinfo=UTC)),
+    ],
+)
+def test_a_timestamp_python_cannot_hold_reads_clamped_and_the_queue_moves_on(db_session, stored, read):
+    task = Task.objects.enqueue(f"far-{uuid.uuid4().hex[:8]}", priority=10)
+    db_session.execute(
+        text("UPDATE tasks SET due_at = CAST(:d AS timestamptz) WHERE id = :id"), {"d": stored, "id": task.id}
+    )
+    db_session.expire_all()
+    assert Task.objects.get(pk=task.id).due_at == read
+    assert db_session.execute(text("SELECT ARRAY[CAST(:d AS timestamptz)]"), {"d": stored}).scalar_one() == [
+        read
+    ]
+    claimed = Task.objects.claim_next("worker-1")
+    assert claimed is not None and claimed.id == task.id
