@@ -72,24 +72,35 @@ def _text_problem(text: str) -> str | None:
     return NUL_MESSAGE if found.group() == "\x00" else SURROGATE_MESSAGE
 
 
-def _value_problem(value: Any, depth: int = 0) -> str | None:
-    """Return what is wrong with a value (text, or a document or sequence of values), or ``None``.
+_CONTAINERS = (dict, list, tuple, set, frozenset)
 
-    Containers are walked to at most :data:`MAX_JSON_DEPTH` levels, so a hostile
-    document costs a bounded walk and never a ``RecursionError``.
+
+def _document_problem(document: Any, depth: int = 0) -> str | None:
+    """Return what is wrong with a document (or sequence) and everything in it, or ``None``.
+
+    Walks at most :data:`MAX_JSON_DEPTH` levels, so a hostile document costs a
+    bounded walk and never a ``RecursionError``. Hot path: text is tested inline.
     """
-    if isinstance(value, str):
-        return _text_problem(value)
-    if isinstance(value, dict):
-        items: Any = (x for pair in value.items() for x in pair)
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        items = value
-    else:
-        return None
     if depth >= MAX_JSON_DEPTH:
         return DEPTH_MESSAGE
-    for item in items:
-        problem = _value_problem(item, depth + 1)
+    if isinstance(document, dict):
+        for key in document:
+            if isinstance(key, str) and not (key.isascii() and "\x00" not in key):
+                problem = _text_problem(key)
+                if problem is not None:
+                    return problem
+        children: Any = document.values()
+    else:
+        children = document
+    for child in children:
+        if isinstance(child, str):
+            if child.isascii() and "\x00" not in child:
+                continue
+            problem = _text_problem(child)
+        elif isinstance(child, _CONTAINERS):
+            problem = _document_problem(child, depth + 1)
+        else:
+            continue
         if problem is not None:
             return problem
     return None
@@ -103,10 +114,16 @@ def _nul_errors(values: dict[str, Any]) -> list[dict[str, str]]:
     """
     errors = []
     for key, value in values.items():
-        if isinstance(value, (str, dict, list, tuple, set, frozenset)):
-            problem = _value_problem(value)
-            if problem is not None:
-                errors.append({"field": key, "message": problem})
+        if isinstance(value, str):
+            if value.isascii() and "\x00" not in value:
+                continue
+            problem = _text_problem(value)
+        elif isinstance(value, _CONTAINERS):
+            problem = _document_problem(value)
+        else:
+            continue
+        if problem is not None:
+            errors.append({"field": key, "message": problem})
     return errors
 
 
@@ -132,7 +149,11 @@ def _is_naive(value: Any) -> bool:
 
 def _naive_errors(values: dict[str, Any]) -> list[dict[str, str]]:
     """Return an error per naive datetime: the server would read it in its own time zone."""
-    return [{"field": k, "message": NAIVE_MESSAGE} for k, v in values.items() if _is_naive(v)]
+    return [
+        {"field": k, "message": NAIVE_MESSAGE}
+        for k, v in values.items()
+        if isinstance(v, datetime) and (v.tzinfo is None or v.utcoffset() is None)
+    ]
 
 
 def _check_relations(cls: Any, values: dict[str, Any]) -> None:
