@@ -147,11 +147,19 @@ def test_every_jsonb_field_refuses_a_document_nested_past_the_limit(db_session, 
     assert "64" in str(caught.value)
 
 
+def _dicts(depth: int) -> dict[str, object]:
+    doc: dict[str, object] = {"k": "leaf"}
+    for _ in range(depth - 1):
+        doc = {"k": doc}
+    return doc
+
+
 def test_a_document_at_the_depth_limit_is_stored_and_one_level_more_is_refused(db_session):
-    task = Task.objects.create(title="deep", results=_nested(63))  # the results dict is level 64
-    assert Task.objects.get(pk=task.id).results == _nested(63)
-    with pytest.raises(ValidationError):
-        Task.objects.create(title="deeper", results=_nested(64))
+    task = Task.objects.create(title="deep", results=_dicts(64))
+    assert Task.objects.get(pk=task.id).results == _dicts(64)
+    with pytest.raises(ValidationError) as caught:
+        Task.objects.create(title="deeper", results=_dicts(65))
+    assert caught.value.fields == ["results"]
 
 
 def test_update_and_assignment_refuse_a_deep_document(db_session):
@@ -336,3 +344,33 @@ def test_a_timestamp_python_cannot_hold_reads_clamped_and_the_queue_moves_on(db_
     ]
     claimed = Task.objects.claim_next("worker-1")
     assert claimed is not None and claimed.id == task.id
+
+
+def test_an_unreadable_document_cannot_be_written_elsewhere(poisoned):
+    task = Task.objects.get(pk=poisoned.id)
+    other = Task.objects.enqueue("copy target")
+    with pytest.raises(ValidationError) as caught:
+        Task.objects.filter(pk=other.id).update(results=task.results)
+    assert caught.value.fields == ["results"]
+    with pytest.raises(ValidationError):
+        task.full_clean()
+
+
+@pytest.mark.parametrize(
+    ("document", "too_deep"),
+    [
+        (_dicts(64), False),
+        (_dicts(65), True),
+        ({"text": "[" * 500, "quote": 'a "[[[" b \\" [[[['}, False),
+        ([{"k": [1, 2.5e-3, True, None, "x"]} for _ in range(500)], False),
+    ],
+)
+def test_the_stored_depth_check_counts_containers_not_brackets_inside_strings(document, too_deep):
+    import json
+
+    from assistant_models.core.types import json_depth_exceeds, json_loads
+
+    stored = json.dumps(document)
+    assert json_depth_exceeds(stored) is too_deep
+    loaded = json_loads(stored)
+    assert isinstance(loaded, UnreadableJSON) if too_deep else loaded == document

@@ -55,6 +55,7 @@ mapper_registry = registry(metadata=metadata)
 NUL_MESSAGE = "cannot contain NUL (\\x00) characters"
 SURROGATE_MESSAGE = "cannot contain lone surrogates (\\ud800-\\udfff): it is not valid Unicode"
 DEPTH_MESSAGE = f"is nested deeper than {MAX_JSON_DEPTH} levels"
+UNREADABLE_MESSAGE = "holds a stored document that was never loaded (too deep): assign a new value"
 NAIVE_MESSAGE = "must be a timezone-aware datetime (naive datetimes are refused)"
 
 #: Characters PostgreSQL text and JSONB refuse: NUL, and UTF-16 surrogates, which no
@@ -342,8 +343,8 @@ def validate_fields(model: type[AssistantModel], values: dict[str, Any]) -> dict
             continue
         if name in refused:
             continue
-        if isinstance(value, UnreadableJSON):
-            cleaned[name] = value  # as read: never written back unless replaced
+        if isinstance(value, UnreadableJSON):  # only changed fields are written: this one would be
+            errors.append({"field": name, "message": UNREADABLE_MESSAGE})
             continue
         try:  # validate_assignment runs the field's constraints and the model's field validators
             model.__pydantic_validator__.validate_assignment(scratch, name, value)
