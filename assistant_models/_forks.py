@@ -8,6 +8,8 @@ import weakref
 
 from sqlalchemy.engine import Engine
 
+from assistant_models.core.context import forget_current_session
+
 __all__ = ["forget_in_children"]
 
 _engines: weakref.WeakSet[Engine] = weakref.WeakSet()
@@ -22,8 +24,11 @@ def forget_in_children(engine: Engine) -> None:
     with the parent's: hangs and libpq protocol errors on both sides. SQLAlchemy's
     recipe for ``os.fork()``: in the child, ``dispose(close=False)`` swaps in an
     empty pool without closing anything, and psycopg2 never closes a connection
-    from a process other than the one that opened it. The hook is registered on
-    the first call (the first ``Database()``), not on import.
+    from a process other than the one that opened it. A unit of work the parent
+    had open is no longer current in the child either: ``db.session()`` there
+    opens a new one on a new connection rather than a savepoint on the parent's.
+    The hook is registered on the first call (the first ``Database()``), not on
+    import.
     """
     global _hooked
     with _lock:
@@ -34,5 +39,6 @@ def forget_in_children(engine: Engine) -> None:
 
 
 def _dispose_inherited_pools() -> None:
+    forget_current_session()
     for engine in list(_engines):
         engine.dispose(close=False)

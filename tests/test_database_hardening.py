@@ -58,6 +58,28 @@ def test_forked_children_open_connections_of_their_own_and_leave_the_parents_alo
         db.dispose()
 
 
+_parent_db: Database | None = None
+
+
+def _backend_pid_in_a_unit_of_work(_: int) -> int:
+    assert _parent_db is not None
+    with _parent_db.session() as session:
+        return int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def test_a_child_forked_inside_a_unit_of_work_opens_its_own(database, db_session):
+    global _parent_db
+    parent_pid = db_session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    _parent_db = database
+    try:
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            child_pids = pool.map_async(_backend_pid_in_a_unit_of_work, range(4)).get(timeout=60)
+    finally:
+        _parent_db = None
+    assert parent_pid not in child_pids
+    assert db_session.execute(text("SELECT pg_backend_pid()")).scalar_one() == parent_pid
+
+
 # -- no secret in any log --------------------------------------------------------------------
 
 SSL_PASSWORD = "ssl-pass-8c1e4d"
