@@ -108,10 +108,11 @@ def _document_problem(document: Any, depth: int = 0) -> str | None:
 
 
 def _nul_errors(values: dict[str, Any]) -> list[dict[str, str]]:
-    """Return an error per value PostgreSQL would refuse or that no reader could load.
+    """Return an error per value PostgreSQL would refuse, misread, or no reader could load.
 
-    Text holding NUL or a lone surrogate, at any depth of a document or sequence,
-    and documents nested deeper than :data:`MAX_JSON_DEPTH`.
+    Text holding NUL or a lone surrogate, at any depth of a document or sequence;
+    documents nested deeper than :data:`MAX_JSON_DEPTH`; naive datetimes (the
+    server would read them in its own time zone).
     """
     errors = []
     for key, value in values.items():
@@ -121,6 +122,8 @@ def _nul_errors(values: dict[str, Any]) -> list[dict[str, str]]:
             problem = _text_problem(value)
         elif isinstance(value, _CONTAINERS):
             problem = _document_problem(value)
+        elif isinstance(value, datetime) and (value.tzinfo is None or value.utcoffset() is None):
+            problem = NAIVE_MESSAGE
         else:
             continue
         if problem is not None:
@@ -132,9 +135,10 @@ def refuse_nul(values: dict[str, Any], model: str) -> None:
     """Raise a ValidationError naming every value PostgreSQL would refuse.
 
     That is text holding a NUL character or a lone surrogate (at any depth of a
-    document, list or tuple), and documents nested deeper than
-    :data:`~assistant_models.core.types.MAX_JSON_DEPTH` levels. Keys of
-    ``values`` name the fields (or lookup paths) in the error.
+    document, list or tuple), documents nested deeper than
+    :data:`~assistant_models.core.types.MAX_JSON_DEPTH` levels, and naive
+    datetimes (checked at the top level: inside a document a datetime is stored
+    as text). Keys of ``values`` name the fields (or lookup paths) in the error.
 
     Raises:
         ValidationError: Naming every value at fault.
