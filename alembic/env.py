@@ -12,8 +12,10 @@ from logging.config import fileConfig
 
 from sqlalchemy.engine import Connection
 
+import assistant_models.core.signing  # (defines the signing_keys table)
 import assistant_models.models  # noqa: F401  (defines the tables on the metadata)
 from alembic import context
+from assistant_models._settings import migration_lock_timeout
 from assistant_models.core.base import metadata
 
 config = context.config
@@ -34,6 +36,10 @@ def run_on(connection: Connection) -> None:
         compare_server_default=True,
     )
     with context.begin_transaction():
+        # A migration waiting for a lock holds up every later query of the table: fail fast
+        # instead (DB_MIGRATION_LOCK_TIMEOUT ms). Set after _migrations.run took its advisory
+        # lock, so concurrent migrations still wait for each other.
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {migration_lock_timeout()}")
         context.run_migrations()
 
 

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 
 from assistant_models.exceptions import ValidationError
 
-__all__ = ["EngineSettings", "read_setting"]
+__all__ = ["MIGRATION_LOCK_TIMEOUT", "EngineSettings", "migration_lock_timeout", "read_setting"]
 
 _MESSAGE = "must be a non-negative integer"
+
+#: Milliseconds a migration waits for a table lock before it gives up (``DB_MIGRATION_LOCK_TIMEOUT``).
+MIGRATION_LOCK_TIMEOUT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,3 +91,18 @@ def read_setting(name: str, value: object, env_var: str, default: int, environ: 
     if parsed < 0:
         raise ValidationError.single(env_var, _MESSAGE)
     return parsed
+
+
+def migration_lock_timeout(environ: Mapping[str, str] | None = None) -> int:
+    """Return how long, in milliseconds, a migration may wait for a lock (0: forever).
+
+    ``DB_MIGRATION_LOCK_TIMEOUT``, default 10000. A migration that needs a table
+    another connection is using (a long transaction, an idle-in-transaction
+    session) then fails with a clear error instead of hanging, and instead of
+    queueing every later query of that table behind its own waiting lock.
+
+    Raises:
+        ValidationError: The variable is not a non-negative integer.
+    """
+    env = os.environ if environ is None else environ
+    return read_setting("lock_timeout", None, "DB_MIGRATION_LOCK_TIMEOUT", MIGRATION_LOCK_TIMEOUT, env)

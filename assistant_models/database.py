@@ -13,23 +13,23 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypedDict, TypeVar
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from sqlalchemy.pool import NullPool, QueuePool
 
-from assistant_models import _embedded, _migrations, _urls
-from assistant_models._settings import EngineSettings
+from assistant_models import _embedded, _forks, _logs, _migrations, _timestamps, _transactions, _urls
+from assistant_models._settings import EngineSettings, migration_lock_timeout
 from assistant_models.core.context import bind_session, get_current_session, unbind_session
-from assistant_models.core.types import json_dumps
-from assistant_models.exceptions import translate
+from assistant_models.core.types import json_dumps, json_loads
+from assistant_models.exceptions import DatabaseError, RetryableError, ValidationError, translate
 
 if TYPE_CHECKING:  # the async extra is optional: its types only
     from contextlib import AbstractAsyncContextManager
@@ -37,6 +37,8 @@ if TYPE_CHECKING:  # the async extra is optional: its types only
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 __all__ = ["Database", "HealthReport", "PoolStats"]
+
+T = TypeVar("T")
 
 _log = logging.getLogger("assistant_models.database")
 
@@ -82,9 +84,24 @@ class Database:
     take precedence over the same keys in the URL's query string; an
     ``options`` query value is kept and the statement timeout appended to it.
 
+    Every connection works in UTC (``-c timezone=UTC``, whatever the server's or
+    the URL's setting), so timestamps read the same on any server. A timestamp
+    past year 9999 (or BC), which Python cannot hold, reads as ``datetime.max``
+    (``datetime.min``), as psycopg2 reads ``infinity``; a JSON document nested
+    deeper than 64 levels reads as
+    :class:`~assistant_models.core.types.UnreadableJSON`. So a row another client
+    wrote never makes a read fail.
+
     Passwords, in the userinfo or in the query string (``password``,
     ``sslpassword``), never appear in ``repr()``, logs, :meth:`health` or error
-    texts; :attr:`url_masked` shows them as ``***``.
+    texts; :attr:`url_masked` shows them as ``***``. The engine and pool log as
+    ``sqlalchemy.engine.Engine.assistant_models`` and
+    ``sqlalchemy.pool.impl.QueuePool.assistant_models``, through a filter that
+    redacts secret columns of logged rows (hashes, tokens) and DSN passwords.
+
+    The handle is fork-safe: a child process (``os.fork``, gunicorn
+    ``--preload``, multiprocessing) opens connections of its own and leaves the
+    parent's untouched.
 
     Args:
         url: A ``postgres://``, ``postgresql://`` or ``postgresql+psycopg2://`` URL.
@@ -94,7 +111,8 @@ class Database:
         connect_timeout: Seconds to wait for the server when connecting.
         statement_timeout: Milliseconds a statement may run; 0 for no limit.
         application_name: Reported to the server (``pg_stat_activity``).
-        echo: Log every SQL statement (bound parameters are never logged).
+        echo: Log every SQL statement (bound parameters are never logged);
+            ``"debug"`` logs result rows too, secret columns redacted.
         data_dir: Data directory of the embedded server, when one is used.
 
     Raises:
@@ -114,7 +132,7 @@ class Database:
         connect_timeout: int | None = None,
         statement_timeout: int | None = None,
         application_name: str = "assistant_models",
-        echo: bool = False,
+        echo: bool | Literal["debug"] = False,
         data_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         from assistant_models.core.events import install
@@ -134,14 +152,21 @@ class Database:
         self._application_name = application_name
         self._engine = self._create_engine(echo=echo)
         self._probe = self._create_probe_engine()
+        for engine in (self._engine, self._probe):
+            event.listen(engine, "connect", _timestamps.install)
+            _logs.guard(engine)
+            _forks.forget_in_children(engine)
         self._sessionmaker = sessionmaker(bind=self._engine, expire_on_commit=False, autoflush=True)
         _log.info("database configured from %s: %s", source, self.url_masked)
 
     # ----------------------------------------------------------------- engine
 
     def _connect_args(self, connect_timeout: int, statement_timeout: int) -> dict[str, Any]:
-        """Return the psycopg2 connection arguments; secrets never go into the URL text."""
-        options = f"-c statement_timeout={statement_timeout}"
+        """Return the psycopg2 connection arguments; secrets never go into the URL text.
+
+        Our ``-c`` settings come after the URL's own ``options``, so they win.
+        """
+        options = f"-c statement_timeout={statement_timeout} -c timezone=UTC"
         url_options = self._url.query.get("options")
         if isinstance(url_options, str) and url_options.strip():
             options = f"{url_options} {options}"
@@ -152,7 +177,7 @@ class Database:
             **self._secrets,
         }
 
-    def _create_engine(self, *, echo: bool) -> Engine:
+    def _create_engine(self, *, echo: bool | Literal["debug"]) -> Engine:
         """Return the pooled engine behind every session."""
         settings = self._settings
         return create_engine(
@@ -160,7 +185,10 @@ class Database:
             echo=echo,
             pool_pre_ping=True,
             hide_parameters=True,
+            logging_name=_logs.LOGGING_NAME,
+            pool_logging_name=_logs.LOGGING_NAME,
             json_serializer=json_dumps,  # JSON columns take what pydantic's JSON mode takes
+            json_deserializer=json_loads,  # a too deeply nested document never fails its row
             pool_size=settings.pool_size,
             max_overflow=settings.max_overflow,
             pool_timeout=settings.pool_timeout,
@@ -178,6 +206,9 @@ class Database:
             self._url,
             poolclass=NullPool,
             hide_parameters=True,
+            logging_name=_logs.LOGGING_NAME,
+            pool_logging_name=_logs.LOGGING_NAME,
+            json_deserializer=json_loads,
             connect_args=self._connect_args(connect_timeout, statement_timeout),
         )
 
@@ -218,7 +249,7 @@ class Database:
     # --------------------------------------------------------- units of work
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self, *, isolation: str | None = None) -> Iterator[Session]:
         """Open a unit of work and make it the current session of this context.
 
         The block's work is committed when it ends normally and rolled back when
@@ -232,16 +263,84 @@ class Database:
         The current session is context-local, so threads and asyncio tasks each
         see their own.
 
+        Args:
+            isolation: ``"read committed"`` (PostgreSQL's default),
+                ``"repeatable read"`` or ``"serializable"`` for this unit of work.
+                Only a new unit of work can choose its level: a savepoint runs at
+                its transaction's. Under ``"serializable"``, pair it with
+                :meth:`run_in_transaction`, which retries the serialization
+                failures that level is made to raise.
+
         Yields:
             The :class:`~sqlalchemy.orm.Session` in use.
+
+        Raises:
+            ValidationError: On field ``isolation``: an unknown level, or a level
+                asked of a unit of work nested in an open one.
         """
+        level = _transactions.isolation_level(isolation)
         current = get_current_session()
         if current is not None and self._owns(current):
+            if level is not None:
+                raise ValidationError.single(
+                    "isolation", "cannot be chosen inside an open unit of work (a savepoint)"
+                )
             with self._savepoint(current):
                 yield current
             return
-        with self._unit_of_work() as session:
+        with self._unit_of_work(level) as session:
             yield session
+
+    def run_in_transaction(self, fn: Callable[[], T], *, retries: int = 3, isolation: str | None = None) -> T:
+        """Call ``fn`` in a unit of work of its own; run it again if a concurrent one wins.
+
+        A serialization failure (SQLSTATE 40001) or a deadlock (40P01) rolls the
+        unit of work back, waits a random ("full jitter") back-off of up to
+        0.05 s, 0.1 s, 0.2 s ... (at most 2 s) and calls ``fn`` again, up to
+        ``retries`` more times. Every other error is raised at once. ``fn``
+        uses the managers (or :func:`~assistant_models.core.context.current_session`)
+        as in any ``with db.session():`` block, and must be safe to run again:
+        keep side effects outside the database (e-mails, queues) out of it.
+
+        Example:
+            >>> def transfer() -> None:  # doctest: +SKIP
+            ...     ...  # reads and writes through the managers
+            >>> db.run_in_transaction(transfer, isolation="serializable")  # doctest: +SKIP
+
+        Inside an open unit of work, ``fn`` runs once in a savepoint: the
+        transaction that would have to start again is the caller's.
+
+        Args:
+            fn: The work; its return value is returned.
+            retries: Further attempts after the first (0 for none).
+            isolation: As for :meth:`session`.
+
+        Returns:
+            What ``fn`` returned on the attempt that committed.
+
+        Raises:
+            ValidationError: A bad ``retries`` or ``isolation``.
+            SerializationError: Every attempt lost (the last error; its
+                ``__cause__`` is the driver's).
+        """
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValidationError.single("retries", "must be a non-negative integer")
+        level = _transactions.isolation_level(isolation)
+        current = get_current_session()
+        if current is not None and self._owns(current):
+            with self.session(isolation=isolation):
+                return fn()
+        attempt = 0
+        while True:
+            try:
+                with self._unit_of_work(level):
+                    return fn()
+            except RetryableError as exc:
+                if attempt >= retries or not _transactions.lost_to_another(exc):
+                    raise
+            attempt += 1
+            _log.info("transaction lost to a concurrent one; attempt %d of %d", attempt + 1, retries + 1)
+            time.sleep(_transactions.backoff(attempt))
 
     def _owns(self, session: Session) -> bool:
         """Tell whether ``session`` is bound to this database's engine."""
@@ -249,11 +348,17 @@ class Database:
         return bind is not None and bind.engine is self._engine
 
     @contextmanager
-    def _unit_of_work(self) -> Iterator[Session]:
-        """Run the block in a new session, bound as current; commit or roll back."""
+    def _unit_of_work(self, isolation: str | None = None) -> Iterator[Session]:
+        """Run the block in a new session, bound as current; commit or roll back.
+
+        ``isolation`` is a SQL level (``"SERIALIZABLE"``); the pool resets it
+        when the connection comes back.
+        """
         session = self._sessionmaker()
         token = bind_session(session)
         try:
+            if isolation is not None:
+                session.connection(execution_options={"isolation_level": isolation})
             yield session
             session.commit()
         except BaseException as exc:
@@ -359,11 +464,23 @@ class Database:
             raise translate(exc) from exc
 
     def _run_alembic(self, command: str, revision: str) -> None:
-        """Run an Alembic command on one connection and commit it."""
+        """Run an Alembic command on one connection and commit it.
+
+        Raises:
+            DatabaseError: Alembic failed, or a migration waited longer than
+                ``DB_MIGRATION_LOCK_TIMEOUT`` for a lock another connection holds.
+        """
         try:
             with self._engine.begin() as connection:
                 _migrations.run(connection, command, revision)
         except SQLAlchemyError as exc:
+            if _transactions.sqlstate(exc) == _transactions.LOCK_NOT_AVAILABLE:
+                raise DatabaseError(
+                    f"migration {command} to {revision!r} gave up after waiting "
+                    f"{migration_lock_timeout()} ms for a lock held by another connection "
+                    "(DB_MIGRATION_LOCK_TIMEOUT): end the sessions that hold locks on the "
+                    "migrated tables (see pg_locks, pg_stat_activity) and run it again"
+                ) from exc
             raise translate(exc) from exc
 
     # ------------------------------------------------------------------- async

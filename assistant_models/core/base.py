@@ -8,7 +8,9 @@ changed attribute again before a flush sends it, so invalid data never reaches S
 
 from __future__ import annotations
 
+import re
 import threading
+from datetime import datetime
 from functools import cache
 from typing import Any, ClassVar
 
@@ -21,6 +23,7 @@ from sqlmodel import SQLModel
 from sqlmodel.main import finish_init  # type: ignore[attr-defined]
 
 from assistant_models.core.tsvector import add_search_column
+from assistant_models.core.types import MAX_JSON_DEPTH, UnreadableJSON
 from assistant_models.exceptions import MultipleObjectsReturned, NotFoundError, ValidationError
 
 __all__ = [
@@ -50,20 +53,112 @@ mapper_registry = registry(metadata=metadata)
 
 
 NUL_MESSAGE = "cannot contain NUL (\\x00) characters"
+SURROGATE_MESSAGE = "cannot contain lone surrogates (\\ud800-\\udfff): it is not valid Unicode"
+DEPTH_MESSAGE = f"is nested deeper than {MAX_JSON_DEPTH} levels"
+UNREADABLE_MESSAGE = "holds a stored document that was never loaded (too deep): assign a new value"
+NAIVE_MESSAGE = "must be a timezone-aware datetime (naive datetimes are refused)"
+
+#: Characters PostgreSQL text and JSONB refuse: NUL, and UTF-16 surrogates, which no
+#: UTF-8 encoder accepts (psycopg2 and asyncpg would raise a raw UnicodeEncodeError).
+_BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+
+
+def _text_problem(text: str) -> str | None:
+    """Return what is wrong with ``text`` for PostgreSQL, or ``None``."""
+    if text.isascii():  # the common case, checked in C without a regex
+        return NUL_MESSAGE if "\x00" in text else None
+    found = _BAD_CHARACTER.search(text)
+    if found is None:
+        return None
+    return NUL_MESSAGE if found.group() == "\x00" else SURROGATE_MESSAGE
+
+
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+
+
+def _document_problem(document: Any, depth: int = 0) -> str | None:
+    """Return what is wrong with a document (or sequence) and everything in it, or ``None``.
+
+    Walks at most :data:`MAX_JSON_DEPTH` levels, so a hostile document costs a
+    bounded walk and never a ``RecursionError``. Hot path: text is tested inline.
+    """
+    if depth >= MAX_JSON_DEPTH:
+        return DEPTH_MESSAGE
+    if isinstance(document, dict):
+        for key in document:
+            if isinstance(key, str) and not (key.isascii() and "\x00" not in key):
+                problem = _text_problem(key)
+                if problem is not None:
+                    return problem
+        children: Any = document.values()
+    else:
+        children = document
+    for child in children:
+        if isinstance(child, str):
+            if child.isascii() and "\x00" not in child:
+                continue
+            problem = _text_problem(child)
+        elif isinstance(child, _CONTAINERS):
+            problem = _document_problem(child, depth + 1)
+        else:
+            continue
+        if problem is not None:
+            return problem
+    return None
 
 
 def _nul_errors(values: dict[str, Any]) -> list[dict[str, str]]:
-    """Return an error per text value PostgreSQL would refuse for holding a NUL character."""
-    return [
-        {"field": k, "message": NUL_MESSAGE} for k, v in values.items() if isinstance(v, str) and "\x00" in v
-    ]
+    """Return an error per value PostgreSQL would refuse, misread, or no reader could load.
+
+    Text holding NUL or a lone surrogate, at any depth of a document or sequence;
+    documents nested deeper than :data:`MAX_JSON_DEPTH`; naive datetimes (the
+    server would read them in its own time zone).
+    """
+    errors = []
+    for key, value in values.items():
+        if isinstance(value, str):
+            if value.isascii() and "\x00" not in value:
+                continue
+            problem = _text_problem(value)
+        elif isinstance(value, _CONTAINERS):
+            problem = _document_problem(value)
+        elif isinstance(value, datetime) and (value.tzinfo is None or value.utcoffset() is None):
+            problem = NAIVE_MESSAGE
+        else:
+            continue
+        if problem is not None:
+            errors.append({"field": key, "message": problem})
+    return errors
 
 
 def refuse_nul(values: dict[str, Any], model: str) -> None:
-    """Raise a ValidationError naming every text value that holds a NUL character."""
+    """Raise a ValidationError naming every value PostgreSQL would refuse.
+
+    That is text holding a NUL character or a lone surrogate (at any depth of a
+    document, list or tuple), documents nested deeper than
+    :data:`~assistant_models.core.types.MAX_JSON_DEPTH` levels, and naive
+    datetimes (checked at the top level: inside a document a datetime is stored
+    as text). Keys of ``values`` name the fields (or lookup paths) in the error.
+
+    Raises:
+        ValidationError: Naming every value at fault.
+    """
     errors = _nul_errors(values)
     if errors:
         raise ValidationError(errors, model)
+
+
+def _is_naive(value: Any) -> bool:
+    return isinstance(value, datetime) and (value.tzinfo is None or value.utcoffset() is None)
+
+
+def _naive_errors(values: dict[str, Any]) -> list[dict[str, str]]:
+    """Return an error per naive datetime: the server would read it in its own time zone."""
+    return [
+        {"field": k, "message": NAIVE_MESSAGE}
+        for k, v in values.items()
+        if isinstance(v, datetime) and (v.tzinfo is None or v.utcoffset() is None)
+    ]
 
 
 def _check_relations(cls: Any, values: dict[str, Any]) -> None:
@@ -143,6 +238,9 @@ class AssistantModel(SQLModel, registry=mapper_registry):
         fields_set = self.__pydantic_fields_set__.copy()
         validated = self.__dict__
         object.__setattr__(self, "__dict__", state)
+        naive = _naive_errors(validated)
+        if naive:
+            raise ValidationError(naive, cls.__name__)
         # A new object has no history to keep: its values go straight into the instance
         # dict, which is SQLAlchemy's own state dict (one setattr per field costs 5x more).
         state.update(validated)
@@ -239,6 +337,7 @@ def validate_fields(model: type[AssistantModel], values: dict[str, Any]) -> dict
         ValidationError: Listing every field at fault.
     """
     errors: list[dict[str, str]] = _nul_errors(values)
+    refused = {e["field"] for e in errors}  # a document too deep for pydantic's recursion stays unread
     cleaned: dict[str, Any] = {}
     fields = model.model_fields
     scratch = _scratch(model)
@@ -246,11 +345,17 @@ def validate_fields(model: type[AssistantModel], values: dict[str, Any]) -> dict
         if name not in fields:
             errors.append({"field": name, "message": "is not a field of this model"})
             continue
+        if name in refused:
+            continue
+        if isinstance(value, UnreadableJSON):  # only changed fields are written: this one would be
+            errors.append({"field": name, "message": UNREADABLE_MESSAGE})
+            continue
         try:  # validate_assignment runs the field's constraints and the model's field validators
             model.__pydantic_validator__.validate_assignment(scratch, name, value)
             cleaned[name] = scratch.__dict__[name]
         except pydantic.ValidationError as exc:
             errors.extend(_pydantic_errors(model.__name__, exc, name).errors)
+    errors.extend(_naive_errors(cleaned))
     if errors:
         raise ValidationError(errors, model.__name__)
     return cleaned
@@ -284,16 +389,20 @@ def lookup_value(model: Any, field: str, lookup: str, value: Any, path: str) -> 
         return value
     adapter = _type_adapter(info.annotation)
     try:
-        if lookup == "in":
-            return [adapter.validate_python(v) for v in value]
-        if lookup == "range":
-            return [adapter.validate_python(v) for v in value]
-        return adapter.validate_python(value)
+        if lookup in ("in", "range"):
+            coerced: Any = [adapter.validate_python(v) for v in value]
+            naive = any(_is_naive(v) for v in coerced)
+        else:
+            coerced = adapter.validate_python(value)
+            naive = _is_naive(coerced)
     except pydantic.ValidationError as exc:
         message = exc.errors(include_url=False, include_input=False)[0]["msg"]
         raise ValidationError.single(path, message.removeprefix("Value error, "), model.__name__) from None
     except TypeError:
         return value  # not a sequence: the lookup itself reports it
+    if naive:
+        raise ValidationError.single(path, NAIVE_MESSAGE, model.__name__)
+    return coerced
 
 
 def refuse_nulls(model: Any, values: dict[str, Any]) -> None:

@@ -13,7 +13,13 @@ from sqlalchemy.orm import Session
 
 from assistant_models.exceptions import SessionRequiredError
 
-__all__ = ["bind_session", "current_session", "get_current_session", "unbind_session"]
+__all__ = [
+    "bind_session",
+    "current_session",
+    "forget_current_session",
+    "get_current_session",
+    "unbind_session",
+]
 
 _current: ContextVar[Session | None] = ContextVar("assistant_models_session", default=None)
 
@@ -49,3 +55,12 @@ def bind_session(session: Session) -> Token[Session | None]:
 def unbind_session(token: Token[Session | None]) -> None:
     """Restore the session that was current before :func:`bind_session`."""
     _current.reset(token)
+
+
+def forget_current_session() -> None:
+    """Unbind the current session without restoring anything (after ``os.fork()``, in the child).
+
+    A process forked inside ``with db.session():`` inherits the parent's session,
+    bound to a connection the parent is using: the child must open its own.
+    """
+    _current.set(None)

@@ -166,7 +166,10 @@ _documents_tracked: set[Any] = set()
 
 
 def _track_assigned(target: Any, value: Any, oldvalue: Any, initiator: Any) -> Any:
-    tracked = track(value)
+    try:
+        tracked = track(value)
+    except RecursionError:  # a document too deep to wrap: left as is, the flush refuses it
+        return value
     owners = getattr(tracked, "_owners", None)
     if owners is not None:
         owners[sa.inspect(target)] = initiator.key

@@ -317,7 +317,7 @@ class _Builder:
             raise ValidationError.single(
                 written, str(exc) or f"bad {lookup.lookup_name} value", model
             ) from None
-        for each in prepared if isinstance(prepared, list) else ():
+        for each in prepared if isinstance(prepared, list) else (prepared,):  # text coerced to a naive time
             refuse_nul({written: each}, model)
         shape = lookup.shape(prepared)
         self.params.update(lookup.parameters(prepared, name))

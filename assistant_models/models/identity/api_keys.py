@@ -16,7 +16,7 @@ from sqlmodel import Field, Relationship, col
 from assistant_models.core.base import AssistantModel
 from assistant_models.core.manager import Manager
 from assistant_models.core.mixins import AuditMixin, TimestampMixin, UUIDPrimaryKeyMixin
-from assistant_models.core.types import JSONB, UTCDateTime, utcnow
+from assistant_models.core.types import JSONB, UTCDateTime, server_now
 from assistant_models.exceptions import ValidationError
 
 if TYPE_CHECKING:
@@ -33,12 +33,9 @@ def hash_key(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def _ttl(expires_in: timedelta | None) -> datetime | None:
-    if expires_in is None:
-        return None
-    if not isinstance(expires_in, timedelta) or expires_in <= timedelta(0):
+def _check_ttl(expires_in: timedelta | None) -> None:
+    if expires_in is not None and (not isinstance(expires_in, timedelta) or expires_in <= timedelta(0)):
         raise ValidationError.single("expires_in", "must be a positive timedelta", "ApiKey")
-    return utcnow() + expires_in
 
 
 class ApiKeyManager(Manager["ApiKey"]):
@@ -52,12 +49,15 @@ class ApiKeyManager(Manager["ApiKey"]):
         Raises:
             ValidationError: A bad name, scope list or ``expires_in``.
         """
+        _check_ttl(expires_in)
+        # the clock verify() compares with; asked only when the key expires
+        expires_at = None if expires_in is None else server_now(self.session) + expires_in
         raw = PREFIX + secrets.token_urlsafe(32)
         key = self.create(
             user_id=user.id,
             name=name,
             scopes=list(scopes or []),
-            expires_at=_ttl(expires_in),
+            expires_at=expires_at,
             key_prefix=raw[:DISPLAY_LENGTH],
             key_hash=hash_key(raw),
         )
@@ -69,8 +69,8 @@ class ApiKeyManager(Manager["ApiKey"]):
         ``None`` for an unknown, revoked or expired key, or one whose owner is
         inactive or deleted.
         """
-        if not isinstance(raw, str) or not raw.startswith(PREFIX) or len(raw) > 200:
-            return None
+        if not isinstance(raw, str) or not raw.startswith(PREFIX) or len(raw) > 200 or not raw.isascii():
+            return None  # issued keys are ASCII: anything else (a lone surrogate too) is unknown
         now = sa.func.now()
         key = (
             self.where(ApiKey.key_hash == hash_key(raw))
@@ -85,7 +85,7 @@ class ApiKeyManager(Manager["ApiKey"]):
     def revoke(self, key: ApiKey) -> ApiKey:
         """Stop ``key`` from working, now and for good."""
         if key.revoked_at is None:
-            key.revoked_at = utcnow()
+            key.revoked_at = server_now(self.session)
             self._save(key)
         return key
 

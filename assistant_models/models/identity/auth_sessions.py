@@ -18,7 +18,7 @@ from assistant_models.core.base import AssistantModel
 from assistant_models.core.expressions import Now
 from assistant_models.core.manager import Manager
 from assistant_models.core.mixins import TimestampMixin, UUIDPrimaryKeyMixin
-from assistant_models.core.types import UTCDateTime, utcnow
+from assistant_models.core.types import UTCDateTime, server_now
 from assistant_models.exceptions import ValidationError
 
 if TYPE_CHECKING:
@@ -53,20 +53,21 @@ class AuthSessionManager(Manager["AuthSession"]):
         if not isinstance(ttl, timedelta) or ttl <= timedelta(0):
             raise ValidationError.single("ttl", "must be a positive timedelta", "AuthSession")
         raw = secrets.token_urlsafe(32)
+        now = server_now(self.session)  # the clock find_by_token compares with
         session = self.create(
             user_id=user.id,
             token_hash=hash_token(raw),
-            expires_at=utcnow() + ttl,
+            expires_at=now + ttl,
             ip_address=ip,
             user_agent=user_agent,
-            last_seen_at=utcnow(),
+            last_seen_at=now,
         )
         return session, raw
 
     def find_by_token(self, raw: str) -> AuthSession | None:
         """Return the live, unexpired session of an active user whose token is ``raw``, or ``None``."""
-        if not isinstance(raw, str) or not raw or len(raw) > 200:
-            return None
+        if not isinstance(raw, str) or not raw or len(raw) > 200 or not raw.isascii():
+            return None  # issued tokens are ASCII: anything else (a lone surrogate too) is unknown
         return (
             self.where(AuthSession.token_hash == hash_token(raw), _live())
             .filter(user__is_active=True)  # the join skips deleted users
@@ -78,8 +79,8 @@ class AuthSessionManager(Manager["AuthSession"]):
         return self.where(_live())
 
     def touch(self, session: AuthSession, extend: timedelta | None = None) -> AuthSession:
-        """Record activity now; with ``extend``, push the expiry to now + ``extend``."""
-        now = utcnow()
+        """Record activity now; with ``extend``, push the expiry to now + ``extend`` (server clock)."""
+        now = server_now(self.session)
         session.last_seen_at = now
         if extend is not None:
             session.expires_at = now + extend

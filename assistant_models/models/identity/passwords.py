@@ -41,7 +41,8 @@ def validate_password(password: object, field: str = "password") -> str:
     """Return ``password`` if it is acceptable.
 
     Raises:
-        ValidationError: Not a string, or shorter than 8 or longer than 1024 characters.
+        ValidationError: Not a string, shorter than 8 or longer than 1024 characters,
+            or holding a lone surrogate (text no UTF-8 encoder accepts).
     """
     if not isinstance(password, str):
         raise ValidationError.single(field, "must be a string")
@@ -49,18 +50,38 @@ def validate_password(password: object, field: str = "password") -> str:
         raise ValidationError.single(
             field, f"must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long"
         )
+    if not _encodable(password):
+        raise ValidationError.single(field, "cannot contain lone surrogates: it is not valid Unicode")
     return password
 
 
+def _encodable(text: str) -> bool:
+    """Return whether ``text`` encodes as UTF-8 (it does unless it holds a lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def hash_password(password: str) -> str:
-    """Return the stored form of ``password`` (validated first)."""
+    """Return the stored form of ``password`` (validated first).
+
+    Raises:
+        ValidationError: See :func:`validate_password`.
+    """
     validate_password(password)
     return SCHEME + bcrypt.hashpw(_prehash(password), bcrypt.gensalt(_rounds())).decode("ascii")
 
 
 def check_password(password: str, stored: str | None) -> bool:
     """Return whether ``password`` matches ``stored``; never raises on bad input."""
-    if not isinstance(password, str) or not stored or not stored.startswith(SCHEME):
+    if (
+        not isinstance(password, str)
+        or not _encodable(password)
+        or not stored
+        or not stored.startswith(SCHEME)
+    ):
         dummy_check()
         return False
     try:

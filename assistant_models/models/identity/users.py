@@ -83,7 +83,10 @@ class UserManager(Manager["User"]):
             return None
         login = login.strip()
         field = "email__iexact" if "@" in login else "username__iexact"
-        user = self.filter(**{field: login}).first()
+        try:
+            user = self.filter(**{field: login}).first()
+        except ValidationError:  # text no account can hold (a lone surrogate): an unknown login
+            user = None
         if user is None:
             dummy_check()
             return None
