@@ -2,6 +2,7 @@
 
 import base64
 import json
+import os
 
 import pytest
 from sqlalchemy import event
@@ -123,3 +124,32 @@ def test_a_cursor_is_refused_by_a_query_with_other_filters(many):
 def test_version_cannot_be_set_by_update(many):
     with pytest.raises(FieldError, match="version"):
         Task.objects.all().update(version=1)
+
+
+def test_a_cursor_made_in_one_process_is_accepted_by_another_without_configuration(
+    many, database, monkeypatch
+):
+    import subprocess
+    import sys
+
+    monkeypatch.delenv("ASSISTANT_MODELS_SECRET_KEY", raising=False)
+    cursor = Task.objects.order_by("title").cursor_paginate(first=5).next_cursor
+    script = (
+        "import sys\n"
+        "from assistant_models import Database, ValidationError\n"
+        "from assistant_models.models import Task\n"
+        "db = Database(sys.argv[1])\n"
+        "with db.session():\n"
+        "    Task.objects.order_by('title').cursor_paginate(first=5, after=sys.argv[2])\n"
+        "    try:\n"
+        "        Task.objects.order_by('-title').cursor_paginate(first=5, after=sys.argv[2])\n"
+        "    except ValidationError:\n"
+        "        print('refused-foreign')\n"
+    )
+    url = database.engine.url.render_as_string(hide_password=False)
+    env = {k: v for k, v in os.environ.items() if k != "ASSISTANT_MODELS_SECRET_KEY"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, url, cursor], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "refused-foreign"

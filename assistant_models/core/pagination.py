@@ -1,8 +1,9 @@
 """Page-number and keyset (cursor) pagination.
 
-Cursors are signed with HMAC-SHA256. The key comes from the environment variable
-``ASSISTANT_MODELS_SECRET_KEY``; without it, a random key is made per process, so
-set it when several processes serve the same cursors.
+Cursors are signed with HMAC-SHA256 under the key of
+:func:`~assistant_models.core.signing.cursor_key`: ``ASSISTANT_MODELS_SECRET_KEY`` when
+set, else a random key kept in the database, so every worker process accepts every
+other's cursors without configuration.
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ import hashlib
 import hmac
 import json
 import math
-import os
-import secrets
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import pydantic
@@ -26,6 +24,7 @@ from sqlalchemy.dialects import postgresql
 
 from assistant_models.core.paths import primary_key
 from assistant_models.core.query import order_name
+from assistant_models.core.signing import cursor_key
 from assistant_models.core.statements import LRU
 from assistant_models.exceptions import FieldError, ValidationError
 
@@ -97,14 +96,8 @@ def paginate(qs: QuerySet[M], page: int, per_page: int) -> Page[M]:
     return Page(items=items, total=total, page=page, per_page=per_page)
 
 
-@cache
-def _key() -> bytes:
-    configured = os.environ.get("ASSISTANT_MODELS_SECRET_KEY")
-    return configured.encode() if configured else secrets.token_bytes(32)
-
-
-def _sign(payload: bytes) -> bytes:
-    return hmac.new(_key(), payload, hashlib.sha256).digest()[:16]
+def _sign(key: bytes, payload: bytes) -> bytes:
+    return hmac.new(key, payload, hashlib.sha256).digest()[:16]
 
 
 def _keyset_fields(qs: QuerySet[Any]) -> list[str]:
@@ -156,17 +149,17 @@ def _fingerprint(model: type[Any], order: list[str], scope: str = "") -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def encode_cursor(model: type[Any], order: list[str], obj: Any, scope: str = "") -> str:
+def encode_cursor(model: type[Any], order: list[str], obj: Any, scope: str, key: bytes) -> str:
     """Return the signed cursor that points just after ``obj`` in ``order`` within ``scope``."""
     pk = primary_key(model)[0]
     values = [getattr(obj, pk if f.lstrip("-") == "pk" else f.lstrip("-")) for f in order]
     payload = json.dumps(
         [_fingerprint(model, order, scope), to_jsonable_python(values)], separators=(",", ":")
     ).encode()
-    return base64.urlsafe_b64encode(_sign(payload) + payload).decode().rstrip("=")
+    return base64.urlsafe_b64encode(_sign(key, payload) + payload).decode().rstrip("=")
 
 
-def decode_cursor(model: type[Any], order: list[str], cursor: str, scope: str = "") -> list[Any]:
+def decode_cursor(model: type[Any], order: list[str], cursor: str, scope: str, key: bytes) -> list[Any]:
     """Return the key values in ``cursor``.
 
     Raises:
@@ -176,7 +169,7 @@ def decode_cursor(model: type[Any], order: list[str], cursor: str, scope: str = 
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         signature, payload = raw[:16], raw[16:]
-        if not hmac.compare_digest(signature, _sign(payload)):
+        if not hmac.compare_digest(signature, _sign(key, payload)):
             raise bad
         fingerprint, values = json.loads(payload)
     except (binascii.Error, ValueError, TypeError, AttributeError):
@@ -248,11 +241,11 @@ def cursor_paginate(qs: QuerySet[M], first: int, after: str | None) -> CursorPag
     if after is not None:
         if not isinstance(after, str):
             raise ValidationError.single("after", "must be a cursor string", qs.model.__name__)
-        values = decode_cursor(qs.model, order, after, scope)
+        values = decode_cursor(qs.model, order, after, scope, cursor_key(qs.session))
         params = {f"am_after_{i}": value for i, value in enumerate(values)}
         ordered = ordered.where(_after(qs.model, tuple(order)), params=params, shape=("after", tuple(order)))
     rows = list(ordered[: first + 1])
     has_next = len(rows) > first
     items = rows[:first]
-    cursor = encode_cursor(qs.model, order, items[-1], scope) if has_next else None
+    cursor = encode_cursor(qs.model, order, items[-1], scope, cursor_key(qs.session)) if has_next else None
     return CursorPage(items=items, next_cursor=cursor, has_next=has_next)
