@@ -159,7 +159,11 @@ class Result:
 def run_op(b: Bench, op: Op) -> Result:
     started = time.perf_counter()
     gc.collect()
-    setup = op.setup(b)
+    try:
+        setup = op.setup(b)
+    except Exception as exc:  # an API the set-up needs has changed: report, go on with the rest
+        b.raw.rollback()
+        return Result(op, [], [f"skipped: {type(exc).__name__}: {str(exc)[:200]}"], 0.0)
     notes = list(setup.notes)
     timings = measure_bulk(setup, b, notes) if op.bulk else measure(setup.fns, b.plan, notes)
     b.raw.rollback()
@@ -174,7 +178,10 @@ def run_op(b: Bench, op: Op) -> Result:
 def print_result(r: Result, plan: Plan) -> None:
     """Print one operation: median and p90 per call, ratio to psycopg2, the goal."""
     unit, scale = ("ms", 1e6) if r.op.bulk else ("µs", 1e3)
-    reps = len(r.timings[0].samples) if r.timings else 0
+    if not r.timings:
+        print(f"\n== {r.op.number}. {r.op.heading(plan)} == {' '.join(r.notes)}")
+        return
+    reps = len(r.timings[0].samples)
     goal = f"; goal managers <= {r.op.goal}" if r.op.goal else ""
     about = f"{reps} reps per contender; {unit} per call{goal}; took {r.seconds:.0f} s"
     print(f"\n== {r.op.number}. {r.op.heading(plan)} [{about}] ==")

@@ -142,7 +142,10 @@ def cursor_at_depth(b: Bench) -> str:
 
 def setup_keyset(b: Bench) -> Setup:
     started = time.perf_counter()
-    cursor = cursor_at_depth(b)
+    try:
+        cursor, failure = cursor_at_depth(b), None
+    except Exception as exc:  # the managers are left out; the other contenders still run
+        cursor, failure = "", exc
     walked = time.perf_counter() - started
     last = f"SELECT created_at, id {OWNED} ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET %s"
     after = tuple(sql(b.raw, last, (b.owner, b.plan.depth - 1))[0])
@@ -151,6 +154,8 @@ def setup_keyset(b: Bench) -> Setup:
     t = TASKS.c
 
     def managers(i: int) -> object:
+        if failure is not None:
+            raise failure
         with b.db.session():
             qs = Task.objects.filter(assignee_id=u).order_by("-created_at")
             return qs.cursor_paginate(PER_PAGE, cursor).items
@@ -174,32 +179,36 @@ def setup_keyset(b: Bench) -> Setup:
         cur.execute(KEYSET_SQL, (u, *after, PER_PAGE + 1))
         return cur.fetchall()
 
+    pages = b.plan.depth // PER_PAGE
+    walk = (
+        f"walking {pages} pages failed"
+        if failure
+        else f"cursor reached by walking {pages} pages in {walked:.1f} s"
+    )
     notes = [
-        f"the page after row {b.plan.depth:,} of {b.plan.owner_live:,} live tasks of one assignee "
-        f"(cursor reached by walking {b.plan.depth // PER_PAGE} pages in {walked:.1f} s)",
+        f"the page after row {b.plan.depth:,} of {b.plan.owner_live:,} live tasks of one assignee ({walk})",
         "managers: cursor_paginate(20, cursor) (objects); sa_orm objects; sa_core rows; psycopg2 tuples; "
         "all fetch 21 rows to know whether a next page exists",
-        _same_rows([o.id for o in _first(managers)], [r[ID] for r in raw_pg(0)][:PER_PAGE]),
+        compare_rows(managers, [r[ID] for r in raw_pg(0)][:PER_PAGE]),
     ]
     b.raw.rollback()
     return Setup({"managers": managers, "sa_orm": sa_orm, "sa_core": sa_core, BASE: raw_pg}, notes)
 
 
-def _first(fn: Call) -> Any:
+def compare_rows(managers: Call, base: list[Any], ordered: bool = True) -> str:
+    """Say whether the managers' first call returns the rows (by key) psycopg2 returns."""
     try:
-        return fn(0)
-    except Exception:
-        return []
-
-
-def _same_rows(mine: list[Any], base: list[Any], ordered: bool = True) -> str:
-    if not ordered and sorted(mine) == sorted(base):
-        return f"managers and psycopg2 return the same {len(base)} rows"
-    if mine == base:
-        return f"managers and psycopg2 return the same {len(base)} rows in the same order"
-    if set(mine) == set(base):
-        return "managers and psycopg2 return the same rows in another order (ties)"
-    return f"WARNING: managers and psycopg2 return different rows ({len(set(mine) & set(base))} in common)"
+        mine = [obj.id for obj in managers(0)]
+    except Exception as exc:
+        return f"cannot compare rows: managers raised {type(exc).__name__}"
+    if mine == base or (not ordered and sorted(mine) == sorted(base)):
+        order = " in the same order" if ordered else ""
+        return f"managers and psycopg2 return the same {len(base)} rows{order}"
+    common = len(set(mine) & set(base))
+    if ordered and common == len(base) == len(mine):
+        return "WARNING: managers and psycopg2 return the same rows in another order"
+    ties = "" if ordered else "; rows of equal rank at the cut may explain it"
+    return f"WARNING: managers and psycopg2 return different rows ({common} of {len(base)} in common{ties})"
 
 
 # ------------------------------------------------------------------------ full text
@@ -266,7 +275,10 @@ def plan_kind(raw: Any, statement: str, params: Any) -> str:
 
 def _search_plan(b: Bench, fn: Call) -> str:
     with recorded(b.engine) as seen:
-        fn(0)
+        try:
+            fn(0)
+        except Exception as exc:
+            return f"unknown ({type(exc).__name__})"
     selects = [(s, p) for s, p in seen if "tsquery" in s and s.lstrip().upper().startswith("SELECT")]
     return plan_kind(b.raw, *selects[-1]) if selects else "unknown (statement not seen)"
 
@@ -320,7 +332,7 @@ def setup_search(b: Bench) -> Setup:
         "managers: Task.objects.search(term)[:20]; the others: websearch_to_tsquery + ts_rank_cd "
         "on the expression of the package's GIN index",
         "plan: " + "; ".join(f"{name} {kind}" for name, kind in plans.items()),
-        _same_rows([o.id for o in _first(managers)], [r[ID] for r in raw_pg(0)], ordered=False),
+        compare_rows(managers, [r[ID] for r in raw_pg(0)], ordered=False),
     ]
     b.raw.rollback()
     return Setup(fns, notes)
