@@ -188,11 +188,12 @@ def print_result(r: Result, plan: Plan) -> None:
     width = max(len(t.label) for t in r.timings) + 2
     head = f"x {r.op.base_label}"
     col = max(13, len(head) + 3)
-    print(f"{'contender':<{width}}{'median':>11}{'p90':>11}{head:>{col}}")
+    print(f"{'contender':<{width}}{'median':>11}{'p90':>11}{head:>{col}}{'client CPU':>13}")
     for t in r.timings:
         ratio = r.ratio(t.label)
         shown = f"{ratio:>{col}.2f}" if ratio is not None else f"{'-':>{col}}"
-        print(f"{t.label:<{width}}{t.median / scale:>11.1f}{t.p90 / scale:>11.1f}{shown}")
+        cpu = t.cpu_median / scale
+        print(f"{t.label:<{width}}{t.median / scale:>11.1f}{t.p90 / scale:>11.1f}{shown}{cpu:>13.1f}")
     for note in r.notes:
         print(f"  note: {note}")
 
@@ -214,6 +215,17 @@ def summary(results: list[Result], plan: Plan) -> Iterator[str]:
         met = "-" if r.op.goal is None or mine is None else ("yes" if mine <= r.op.goal else "no")
         cells = " | ".join(_cell(r.ratio(c)) for c in CONTENDERS[:3])
         yield f"| {r.op.number} | {r.op.heading(plan)} | {cells} | {shown} | {r.op.now} | {goal} | {met} |"
+
+
+def cpu_summary(results: list[Result], plan: Plan) -> Iterator[str]:
+    """Yield, as Markdown, the median client CPU time per call of each contender."""
+    yield "| # | operation | managers | sa_orm | sa_core | psycopg2 |"
+    yield "|---|---|---|---|---|---|"
+    for r in results:
+        unit, scale = ("ms", 1e6) if r.op.bulk else ("µs", 1e3)
+        cells = [r.get(c) for c in CONTENDERS]
+        shown = " | ".join(f"{t.cpu_median / scale:.0f} {unit}" if t else "-" for t in cells)
+        yield f"| {r.op.number} | {r.op.heading(plan)} | {shown} |"
 
 
 def print_header(b: Bench, args: argparse.Namespace, seeded: float) -> None:
@@ -389,6 +401,9 @@ def main(argv: list[str] | None = None) -> int:
         plan = bench.plan
     print("\n== summary: ratio = median time / psycopg2's for the same operation (lower is better) ==")
     for line in summary(results, plan):
+        print(line)
+    print("\n== client CPU per call (this process only: no server work, no waiting; steadier under load) ==")
+    for line in cpu_summary(results, plan):
         print(line)
     load = os.getloadavg()[0]
     print(f"total time {time.perf_counter() - started:.1f} s; load average at the end {load:.2f}")

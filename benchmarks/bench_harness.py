@@ -261,14 +261,23 @@ def live_or_raise(obj: Any) -> Any:
 
 @dataclass(frozen=True)
 class Timing:
-    """Per-call samples of one contender, in nanoseconds."""
+    """Per-call samples of one contender, in nanoseconds: wall time and this process's CPU time.
+
+    The CPU time leaves out the server's work and the waits for the network and the
+    scheduler, so it shows what each layer costs in Python even on a busy machine.
+    """
 
     label: str
     samples: list[int]
+    cpu: list[int]
 
     @property
     def median(self) -> float:
         return statistics.median(self.samples)
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu)
 
     @property
     def p90(self) -> float:
@@ -277,6 +286,13 @@ class Timing:
 
 
 Call = Callable[[int], object]
+
+
+def timed(fn: Callable[[int], Any], i: int) -> tuple[int, int, Any]:
+    """Call ``fn(i)``; return its wall time and this process's CPU time (ns), and its result."""
+    wall, cpu = time.perf_counter_ns(), time.process_time_ns()
+    result = fn(i)
+    return time.perf_counter_ns() - wall, time.process_time_ns() - cpu, result
 
 
 @dataclass
@@ -320,18 +336,17 @@ def measure(fns: Mapping[str, Call], plan: Plan, notes: list[str], calls: int | 
                 raise
             notes.append(f"{name} left out: {type(exc).__name__}: {str(exc)[:200]}")
     reps = max(plan.min_calls, min(calls or plan.calls, int(plan.budget_s / max(round_cost, 1e-9))))
-    samples: dict[str, list[int]] = {name: [] for name in alive}
+    timings = {name: Timing(name, [], []) for name in alive}
     order = list(alive)
     for turn in range(0, reps, plan.block):
         first = (turn // plan.block) % len(order)
         for name in order[first:] + order[:first]:
-            fn, out = alive[name], samples[name]
+            fn, out = alive[name], timings[name]
             for _ in range(min(plan.block, reps - turn)):
-                i = next(counter)
-                started = time.perf_counter_ns()
-                fn(i)
-                out.append(time.perf_counter_ns() - started)
-    return [Timing(name, values) for name, values in samples.items()]
+                wall, cpu, _ = timed(fn, next(counter))
+                out.samples.append(wall)
+                out.cpu.append(cpu)
+    return list(timings.values())
 
 
 def measure_bulk(setup: Setup, b: Bench, notes: list[str]) -> list[Timing]:
@@ -351,17 +366,17 @@ def measure_bulk(setup: Setup, b: Bench, notes: list[str]) -> list[Timing]:
             fns = {k: v for k, v in fns.items() if k != name}
         clean_scratch(b)
     order = list(fns)
-    samples: dict[str, list[int]] = {name: [] for name in order}
+    timings = {name: Timing(name, [], []) for name in order}
     for rep in range(b.plan.bulk_reps):
         turn = rep % len(order)
         for name in order[turn:] + order[:turn]:
             gc.collect()
-            started = time.perf_counter_ns()
-            count = fns[name](rep)
-            samples[name].append(time.perf_counter_ns() - started)
+            wall, cpu, count = timed(fns[name], rep)
+            timings[name].samples.append(wall)
+            timings[name].cpu.append(cpu)
             if count != b.plan.bulk_rows:
                 notes.append(f"{name} wrote {count} rows, expected {b.plan.bulk_rows}")
             clean_scratch(b)
             if setup.writes and b.plan.vacuum_between:
                 vacuum(b.raw, setup.writes)
-    return [Timing(name, values) for name, values in samples.items()]
+    return list(timings.values())
