@@ -161,14 +161,13 @@ class Query:
     @property
     def shape(self) -> Hashable | None:
         """Return what determines this query's SQL (not its values), or ``None`` if only it has it."""
-        if (
-            self.raw_where
-            or self.annotations
-            or self.values is not None
-            or self.combinator
-            or self.distinct_on
-        ):
+        if self.raw_where or self.annotations or self.combinator or self.distinct_on:
             return None
+        values: tuple[Hashable, ...] | None = None
+        if self.values is not None:
+            if any(type(expr) is not F for _, expr in self.values):
+                return None
+            values = tuple((name, expr.name) for name, expr in self.values)  # type: ignore[attr-defined]
         order: tuple[Hashable, ...] | None = None
         if self.order is not None:
             names = [order_name(o) for o in self.order]
@@ -196,6 +195,7 @@ class Query:
             self.only,
             self.defer,
             self.empty,
+            values,
         )
 
     # -- refinements ------------------------------------------------------------------------
