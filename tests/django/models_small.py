@@ -245,3 +245,13 @@ class UUIDThing(BulkBase, table=True):
     id: UUID = Field(default_factory=uuid4, primary_key=True)
     name: str = Field(max_length=20)
     objects: ClassVar[Manager["UUIDThing"]] = Manager()
+
+
+class UUIDChild(BulkBase, table=True):
+    """A UUID-keyed child, so foreign keys set through a relation can be tested apart from integer keys."""
+
+    __tablename__ = "bulk_create_uuidchild"
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    parent_id: UUID | None = Field(default=None, foreign_key="bulk_create_uuidthing.id")
+    parent: Optional["UUIDThing"] = Relationship()
+    objects: ClassVar[Manager["UUIDChild"]] = Manager()

@@ -369,6 +369,13 @@ def test_aggregate_respects_distinct_by_id(d):
     assert authors.distinct().aggregate(Sum("age"))["age__sum"] == 103
 
 
+@pytest.mark.xfail(strict=True, reason="aggregate() ignores distinct()")
+def test_aggregate_with_an_alias_respects_distinct(d):
+    authors = Author.objects.filter(book__id__in=[d.b5.id, d.b6.id])
+    assert authors.aggregate(total=Sum("age")) == {"total": 160}
+    assert authors.distinct().aggregate(total=Sum("age")) == {"total": 103}
+
+
 @pytest.mark.xfail(strict=True, reason="QuerySet.annotate() missing")
 def test_filtering_on_annotations(d):
     qs = Publisher.objects.annotate(num_books=Count("book")).filter(num_books__gt=1).order_by("pk")

@@ -19,6 +19,7 @@ from models_small import (
     Restaurant,
     TwoFields,
     UpsertConflict,
+    UUIDChild,
     UUIDThing,
 )
 from port_base import IntegrityError, Refused
@@ -272,3 +273,17 @@ def test_update_conflicts_pk_in_update_fields(data):
 def test_ignore_update_conflicts_exclusive(data):
     with pytest.raises(Refused):
         Country.objects.bulk_create(data, ignore_conflicts=True, update_conflicts=True)
+
+
+@pytest.mark.xfail(strict=True, reason="bulk_create loses foreign keys set through a relation")
+def test_foreign_key_set_through_the_relation_is_kept_with_uuid_keys(save):
+    """Django's ``test_nullable_fk_after_parent`` on UUID keys, apart from integer key generation."""
+    parent = save(UUIDThing(name="parent"))
+    UUIDChild.objects.bulk_create([UUIDChild(parent=parent)])
+    assert UUIDChild.objects.get().parent_id == parent.id
+    # The parent bulk-created just before: its key must reach the child too.
+    other = UUIDThing(name="other")
+    child = UUIDChild(parent=other)
+    UUIDThing.objects.bulk_create([other])
+    UUIDChild.objects.bulk_create([child])
+    assert UUIDChild.objects.get(pk=child.id).parent_id == other.id

@@ -635,7 +635,7 @@ def test_lookup_on_a_decimal_relation_with_f(save):
     from assistant_models import Sum
 
     qs = Product.objects.annotate(qty_available_sum=Sum("stock__qty_available")).filter(
-        qty_available_sum__lt=F("qty_target")
+        qty_available_sum__lte=F("qty_target")
     )
     assert list(qs) == [p2]
     qs = Product.objects.filter(stock__qty_available__lt=F("qty_target")).distinct().order_by("name")
