@@ -22,6 +22,24 @@ MODULES = [
     "expressions",
     "ordering",
 ]
+#: Theme of each reason, by the first pattern that matches it (the to-do list, grouped).
+THEMES: list[tuple[str, str]] = [
+    (
+        "Silent wrong answers",
+        r"always true|keeps rows|deduplicated|shares one join|compare with a literal"
+        r"|drops NULL|sliced update|over a relation|ignores distinct|loses foreign keys",
+    ),
+    ("Relation names", r"relation names|QuerySet as lookup value"),
+    (
+        "Writes",
+        r"integer keys|delete\(\) does not return|bulk_create|defaults|RESTRICT"
+        r"|instance \.(save|delete|refresh)",
+    ),
+    ("Aggregates", r"aggregate|Count\('\*'\)"),
+    ("Expressions", r"annotate|alias|^F |F\(\)|F bitwise|expression |expressions refused"),
+    ("Lookups", r"JSONB|date transforms|regex"),
+    ("QuerySet and model API", r"."),
+]
 TEST = re.compile(r"^def test_\w+", re.MULTILINE)
 XFAIL = re.compile(r'^@pytest\.mark\.xfail\(strict=True, reason="([^"]+)"\)\n(?=def test_)', re.MULTILINE)
 
@@ -43,6 +61,13 @@ def main() -> None:
         total_pass, total = total_pass + passing, total + tests
         print(f"| {module} | {passing} / {tests} | {100 * passing / tests:.0f} % |")
     print(f"| **all** | **{total_pass} / {total}** | **{100 * total_pass / total:.0f} %** |\n")
+    themes: Counter[str] = Counter()
+    for reason, count in reasons.items():
+        themes[next(name for name, pattern in THEMES if re.search(pattern, reason))] += count
+    print("| theme | tests |\n| --- | --- |")
+    for name, _ in THEMES:
+        print(f"| {name} | {themes[name]} |")
+    print()
     print("| tests | what is missing or wrong | modules |\n| --- | --- | --- |")
     for reason, count in reasons.most_common():
         print(f"| {count} | {reason.replace('|', chr(92) + '|')} | {', '.join(sorted(where[reason]))} |")
