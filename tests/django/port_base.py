@@ -33,7 +33,7 @@ def app_base(name: str) -> Any:
 
 
 def utc(*args: int) -> datetime:
-    """Return a UTC datetime: Django's tests use naive ones, the package refuses them."""
+    """Return a UTC datetime: Django's tests use naive ones, the ports' columns are ``timestamptz``."""
     return datetime(*args, tzinfo=UTC)
 
 
