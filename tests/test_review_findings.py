@@ -120,10 +120,10 @@ def test_exclude_of_an_empty_q_keeps_every_row(ladder):
     assert Task.objects.exclude(Q()).count() == 4
 
 
-def test_last_of_a_sliced_queryset_is_inside_the_slice(ladder):
-    last = Task.objects.order_by("priority")[:2].last()
-    assert last is not None
-    assert last.priority == 2
+def test_last_of_a_sliced_queryset_is_refused_as_in_django(ladder):
+    with pytest.raises(ValidationError, match="slice"):
+        Task.objects.order_by("priority")[:2].last()
+    assert list(Task.objects.order_by("priority")[:2])[-1].priority == 2
 
 
 def test_aggregate_of_a_sliced_queryset_covers_only_the_slice(ladder):

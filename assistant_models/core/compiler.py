@@ -148,23 +148,36 @@ class Compiler:
 
     # -- conditions -------------------------------------------------------------------------
 
-    def node_sql(self, node: Node, negated: bool, inline: dict[str, Any] | None = None) -> SQL:
-        """Return the SQL of a condition tree; ``negated`` says whether a NOT encloses it."""
+    def node_sql(
+        self, node: Node, negated: bool, inline: dict[str, Any] | None = None, branch: bool = False
+    ) -> SQL:
+        """Return the SQL of a condition tree.
+
+        Args:
+            node: The tree.
+            negated: Whether an odd number of NOTs enclose it (NULL handling follows it).
+            inline: Parameter values to bind inside the SQL (subqueries).
+            branch: Whether any NOT encloses it: multi-valued relations then become
+                subqueries, as in Django, so a NOT never applies to a join's duplicates.
+        """
         inside = negated != node.negated
+        under_not = branch or node.negated
         parts: list[SQL] = []
         for child in node.children:
             if isinstance(child, Leaf):
-                parts.append(self.leaf_sql(child, inside, inline))
+                parts.append(self.leaf_sql(child, inside, inline, under_not))
             elif isinstance(child, Node):
-                parts.append(self.node_sql(child, inside, inline))
+                parts.append(self.node_sql(child, inside, inline, under_not))
             else:
                 parts.append(child.resolve(self))
         combined = sa.or_(*parts) if node.connector == Q.OR else sa.and_(*parts)
         return sa.not_(combined) if node.negated else combined
 
-    def leaf_sql(self, leaf: Leaf, negated: bool, inline: dict[str, Any] | None = None) -> SQL:
+    def leaf_sql(
+        self, leaf: Leaf, negated: bool, inline: dict[str, Any] | None = None, branch: bool = False
+    ) -> SQL:
         """Return the SQL of one lookup; under a NOT, NULLs and multi-valued relations follow Django."""
-        if negated and leaf.path.multi:
+        if (negated or branch) and leaf.path.multi:
             return self._multi_valued_exclusion(leaf, inline if inline is not None else self.inline)
         lhs = self.path_sql(leaf.path, leaf.group)
         rhs = self.rhs_sql(leaf, inline)

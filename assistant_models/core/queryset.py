@@ -119,13 +119,11 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
         query = self.query
         compiler = self.compiler()
         if query.is_sliced or query.distinct or query.distinct_on or query.has_aggregate or query.combinator:
-            inner = compiler.select(
-                columns=None if query.values is not None or query.combinator else [sa.literal(1)]
-            )
+            ordered = query.is_sliced  # only a slice needs its order to pick its rows
+            columns = None if query.values is not None or query.combinator else [sa.literal(1)]
             if query.distinct and query.values is None and not query.combinator:
-                inner = compiler.select(
-                    columns=[getattr(compiler.entity, k) for k in primary_key(self.model)]
-                )
+                columns = [getattr(compiler.entity, k) for k in primary_key(self.model)]
+            inner = compiler.select(columns=columns, ordered=ordered)
             return sa.select(sa.func.count()).select_from(inner.subquery())
         return compiler.select(columns=[sa.func.count()], ordered=False, sliced=False)
 
@@ -539,11 +537,13 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
         return next(iter(qs[:1]), None)
 
     def last(self) -> M | None:
-        """Return the last row (by the ordering, else by key), or ``None``."""
+        """Return the last row (by the ordering, else by key), or ``None``.
+
+        Raises:
+            ValidationError: The QuerySet is sliced (a slice cannot be reversed, as in Django).
+        """
+        self._refuse_sliced("take the last row of")  # as Django: a slice cannot be reversed
         qs = self if self.ordered else self.order_by("pk")
-        if qs.query.is_sliced:
-            rows = qs._fetch()
-            return rows[-1] if rows else None
         return next(iter(qs.reverse()[:1]), None)
 
     def _latest(self, fields: Sequence[str], reverse: bool) -> M:

@@ -121,6 +121,12 @@ def _check_conflicts(model: type[Any], conflicts: Conflicts) -> None:
     for name in (*conflicts.unique_fields, *conflicts.update_fields):
         if name != "pk" and name not in model.__table__.c:
             problems.append(f"{name!r}: {model.__name__} has no field {name!r}")
+    keys = {"pk", *primary_key(model)}
+    problems += [
+        f"{name!r}: a primary key cannot be in update_fields"
+        for name in conflicts.update_fields
+        if name in keys
+    ]
     if problems:
         raise FieldError(problems, model.__name__)
 

@@ -40,7 +40,6 @@ def data(save):
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="database-generated integer keys break create()/bulk_create()")
 def test_simple(data):
     created = Country.objects.bulk_create(data)
     assert created == data
@@ -61,7 +60,6 @@ def test_set_pk_and_insert_single_item(data):
     assert Country.objects.get(pk=countries[0].pk) == countries[0]
 
 
-@pytest.mark.xfail(strict=True, reason="database-generated integer keys break create()/bulk_create()")
 def test_database_generated_integer_keys_come_back(data):
     countries = Country.objects.bulk_create(data)
     ids = [c.id for c in countries]
@@ -75,13 +73,11 @@ def test_uuid_keys_bulk_create(save):
     assert {t.id for t in things} == set(UUIDThing.objects.values_list("id", flat=True))
 
 
-@pytest.mark.xfail(strict=True, reason="database-generated integer keys break create()/bulk_create()")
 def test_long_non_ascii_text(save):
     Country.objects.bulk_create([Country(description="Ж" * 3000)])
     assert Country.objects.count() == 1
 
 
-@pytest.mark.xfail(strict=True, reason="database-generated integer keys break create()/bulk_create()")
 def test_large_batch(save):
     TwoFields.objects.bulk_create([TwoFields(f1=i, f2=i + 1) for i in range(0, 1001)])
     assert TwoFields.objects.count() == 1001
@@ -89,7 +85,6 @@ def test_large_batch(save):
     assert TwoFields.objects.filter(f2__gte=901).count() == 101
 
 
-@pytest.mark.xfail(strict=True, reason="database-generated integer keys break create()/bulk_create()")
 def test_large_single_field_batch(save):
     Restaurant.objects.bulk_create([Restaurant() for _ in range(0, 501)])
     assert Restaurant.objects.count() == 501
@@ -105,7 +100,6 @@ def test_large_batch_mixed(save):
     assert TwoFields.objects.filter(id__in=list(range(100000, 101000, 2))).count() == 500
 
 
-@pytest.mark.xfail(strict=True, reason="database-generated integer keys break create()/bulk_create()")
 def test_explicit_batch_size(save, db_session):
     objs = [TwoFields(f1=i, f2=i) for i in range(0, 4)]
     num_objs = len(objs)
@@ -115,7 +109,6 @@ def test_explicit_batch_size(save, db_session):
         TwoFields.objects.all().delete()
 
 
-@pytest.mark.xfail(strict=True, reason="database-generated integer keys break create()/bulk_create()")
 def test_empty_model(save):
     NoFields.objects.bulk_create([NoFields() for _ in range(2)])
     assert NoFields.objects.count() == 2
@@ -131,13 +124,11 @@ def test_bulk_insert_expressions(save):
     assert Restaurant.objects.filter(name="betty's beetroot bar").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="database-generated integer keys break create()/bulk_create()")
 def test_bulk_insert_nullable_fields(save):
     NullableFields.objects.bulk_create([NullableFields(), NullableFields(integer_field=1, text_field="x")])
     assert NullableFields.objects.filter(integer_field__isnull=True).count() == 1
 
 
-@pytest.mark.xfail(strict=True, reason="bulk_create(batch_size<=0) is not refused")
 def test_invalid_batch_size_exception(save):
     with pytest.raises(Refused):
         Country.objects.bulk_create([], batch_size=-1)
@@ -170,14 +161,12 @@ def test_ignore_conflicts_ignore(save, database):
         TwoFields.objects.bulk_create(conflicting_objects)
 
 
-@pytest.mark.xfail(strict=True, reason="database-generated integer keys break create()/bulk_create()")
 def test_conflict_without_ignore_raises_integrity_error(save, database):
     TwoFields.objects.bulk_create([TwoFields(f1=1, f2=1)])
     with pytest.raises(IntegrityError), database.session():
         TwoFields.objects.bulk_create([TwoFields(f1=1, f2=1)])
 
 
-@pytest.mark.xfail(strict=True, reason="database-generated integer keys break create()/bulk_create()")
 def test_nullable_fk_after_parent(save):
     parent = NoFields()
     child = NullableFields(auto_field=parent, integer_field=88)
@@ -187,7 +176,6 @@ def test_nullable_fk_after_parent(save):
     assert child.auto_field_id == parent.id
 
 
-@pytest.mark.xfail(strict=True, reason="database-generated integer keys break create()/bulk_create()")
 def test_nullable_fk_after_parent_bulk_create(save):
     parent = NoFields()
     child = NullableFields(auto_field=parent, integer_field=88)
@@ -239,7 +227,6 @@ def test_update_conflicts_unique_field(save):
     assert UpsertConflict.objects.count() == 4
 
 
-@pytest.mark.xfail(strict=True, reason="bulk_create conflict handling (ignore/update_conflicts) missing")
 def test_update_conflicts_invalid_update_fields(data):
     with pytest.raises(FieldError):
         Country.objects.bulk_create(
@@ -247,7 +234,6 @@ def test_update_conflicts_invalid_update_fields(data):
         )
 
 
-@pytest.mark.xfail(strict=True, reason="bulk_create conflict handling (ignore/update_conflicts) missing")
 def test_update_conflicts_invalid_unique_fields(data):
     with pytest.raises(FieldError):
         Country.objects.bulk_create(
@@ -275,7 +261,6 @@ def test_ignore_update_conflicts_exclusive(data):
         Country.objects.bulk_create(data, ignore_conflicts=True, update_conflicts=True)
 
 
-@pytest.mark.xfail(strict=True, reason="bulk_create loses foreign keys set through a relation")
 def test_foreign_key_set_through_the_relation_is_kept_with_uuid_keys(save):
     """Django's ``test_nullable_fk_after_parent`` on UUID keys, apart from integer key generation."""
     parent = save(UUIDThing(name="parent"))
@@ -283,7 +268,6 @@ def test_foreign_key_set_through_the_relation_is_kept_with_uuid_keys(save):
     assert UUIDChild.objects.get().parent_id == parent.id
 
 
-@pytest.mark.xfail(strict=True, reason="bulk_create loses foreign keys set through a relation")
 def test_foreign_key_set_through_a_bulk_created_parent_is_kept(save):
     """Django's ``test_nullable_fk_after_parent_bulk_create`` on UUID keys."""
     other = UUIDThing(name="other")

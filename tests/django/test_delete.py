@@ -55,7 +55,6 @@ def test_instance_delete(save):
     assert not A.objects.filter(name="auto").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="delete() does not return (total, {model: count})")
 def test_queryset_delete_returns_num_rows(save):
     save(Avatar(desc="a"), Avatar(desc="b"), Avatar(desc="c"))
     avatars_count = Avatar.objects.count()
@@ -87,7 +86,6 @@ def test_model_delete_returns_num_rows(save):
     assert deleted_objs == {"R": 1, "HiddenUser": 2, "HiddenUserProfile": 1}
 
 
-@pytest.mark.xfail(strict=True, reason="delete() does not return (total, {model: count})")
 def test_fast_delete_empty_queryset(save):
     assert User.objects.filter(avatar__desc="missing").delete() == (0, {})
 
@@ -100,7 +98,6 @@ def test_fast_delete_of_a_filtered_queryset_keeps_other_rows(save):
     assert Avatar.objects.count() == 2
 
 
-@pytest.mark.xfail(strict=True, reason="delete() does not return (total, {model: count})")
 def test_delete_across_a_relation_filter(save):
     a1, a2 = save(Avatar(desc="keep"), Avatar(desc="drop"))
     save(User(avatar=a1), User(avatar=a2))
@@ -108,14 +105,12 @@ def test_delete_across_a_relation_filter(save):
     assert (deleted, counts) == (1, {"User": 1})
 
 
-@pytest.mark.xfail(strict=True, reason="database-generated integer keys break create()/bulk_create()")
 def test_large_delete(save):
     Avatar.objects.bulk_create([Avatar() for _ in range(2000)])
     Avatar.objects.all().delete()
     assert not Avatar.objects.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="delete() does not return (total, {model: count})")
 def test_large_delete_of_rows_written_through_the_session(save):
     save(*[Avatar() for _ in range(500)])
     deleted, _ = Avatar.objects.all().delete()
@@ -145,7 +140,6 @@ def test_delete_with_cascade_to_a_user_of_an_avatar(save):
     assert counts == {"Avatar": 1, "User": 1}
 
 
-@pytest.mark.xfail(strict=True, reason="QuerySet.none() missing")
 def test_delete_of_none_deletes_nothing(save):
     save(Avatar(desc="a"))
     assert Avatar.objects.none().delete() == (0, {})

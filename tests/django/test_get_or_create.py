@@ -108,7 +108,6 @@ def test_defaults_exact(lennon):
     assert obj2 == obj
 
 
-@pytest.mark.xfail(strict=True, reason="callable defaults are not called")
 def test_callable_defaults(lennon):
     obj, created = Person.objects.get_or_create(
         first_name="George", last_name="Harrison", defaults={"birthday": lambda: date(1943, 2, 25)}
@@ -182,7 +181,6 @@ def test_update_or_create_integrity(save, database):
         Person.objects.update_or_create(first_name="Tom", last_name="Smith")
 
 
-@pytest.mark.xfail(strict=True, reason="callable defaults are not called")
 def test_update_callable_default(save):
     save(Person(first_name="John", last_name="Lennon", birthday=date(1940, 10, 9)))
     obj, created = Person.objects.update_or_create(
@@ -210,7 +208,6 @@ def test_update_or_create_defaults_exact(save):
     assert obj.defaults == "another testing"
 
 
-@pytest.mark.xfail(strict=True, reason="update_or_create(create_defaults=) missing")
 def test_create_defaults_are_used_only_to_create(save):
     obj, created = Person.objects.update_or_create(
         first_name="John",
@@ -230,7 +227,6 @@ def test_create_defaults_are_used_only_to_create(save):
     assert obj.birthday == date(1943, 2, 26)
 
 
-@pytest.mark.xfail(strict=True, reason="update_or_create(create_defaults=) missing")
 def test_callable_create_defaults(save):
     obj, created = Person.objects.update_or_create(
         first_name="George",

@@ -40,7 +40,6 @@ def headlines(qs):
     return [a.headline for a in qs]
 
 
-@pytest.mark.xfail(strict=True, reason="default ordering (__ordering__) ignored")
 def test_default_ordering(d):
     assert headlines(Article.objects.all()) == ["Article 4", "Article 2", "Article 3", "Article 1"]
 
@@ -70,7 +69,6 @@ def test_order_by_override(d):
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="F().asc()/desc(nulls_first/last) missing")
 def test_order_by_nulls_first_and_last_are_exclusive(d):
     with pytest.raises(Refused):
         list(Article.objects.order_by(F("author").desc(nulls_last=True, nulls_first=True)))
@@ -82,7 +80,6 @@ def _with_authors(d, save):
     save(d.a3, d.a4)
 
 
-@pytest.mark.xfail(strict=True, reason="F().asc()/desc(nulls_first/last) missing")
 def test_order_by_nulls_last(d, save):
     _with_authors(d, save)
     assert list(Article.objects.order_by(F("author").desc(nulls_last=True), "headline")) == [
@@ -99,7 +96,6 @@ def test_order_by_nulls_last(d, save):
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="expression Upper missing")
 def test_order_by_nulls_last_of_a_function(d, save):
     from assistant_models import Upper
 
@@ -110,7 +106,6 @@ def test_order_by_nulls_last_of_a_function(d, save):
     assert list(qs) == [d.a3, d.a4, d.a1, d.a2]
 
 
-@pytest.mark.xfail(strict=True, reason="F().asc()/desc(nulls_first/last) missing")
 def test_order_by_nulls_first(d, save):
     _with_authors(d, save)
     assert list(Article.objects.order_by(F("author").asc(nulls_first=True), "headline")) == [
@@ -127,7 +122,6 @@ def test_order_by_nulls_first(d, save):
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="expression Upper missing")
 def test_order_by_nulls_first_of_a_function(d, save):
     from assistant_models import Upper
 
@@ -138,14 +132,12 @@ def test_order_by_nulls_first_of_a_function(d, save):
     assert list(qs) == [d.a1, d.a2, d.a4, d.a3]
 
 
-@pytest.mark.xfail(strict=True, reason="F().asc()/desc(nulls_first/last) missing")
 def test_order_by_f_of_the_foreign_key_column(d, save):
     _with_authors(d, save)
     qs = Article.objects.order_by(F("author_id").desc(nulls_last=True), "headline")
     assert list(qs) == [d.a4, d.a3, d.a1, d.a2]
 
 
-@pytest.mark.xfail(strict=True, reason="default ordering (__ordering__) ignored")
 def test_stop_slicing(d):
     assert headlines(Article.objects.all()[:2]) == ["Article 4", "Article 2"]
 
@@ -154,17 +146,14 @@ def test_stop_start_slicing(d):
     assert headlines(Article.objects.all()[1:3]) == ["Article 2", "Article 3"]
 
 
-@pytest.mark.xfail(strict=True, reason="order_by('?') missing")
 def test_random_ordering(d):
     assert len(list(Article.objects.order_by("?"))) == 4
 
 
-@pytest.mark.xfail(strict=True, reason="default ordering (__ordering__) ignored")
 def test_reversed_ordering(d):
     assert headlines(Article.objects.all().reverse()) == ["Article 1", "Article 3", "Article 2", "Article 4"]
 
 
-@pytest.mark.xfail(strict=True, reason="F().asc()/desc(nulls_first/last) missing")
 def test_reverse_ordering_pure(d):
     qs1 = Article.objects.order_by(F("headline").asc())
     qs2 = qs1.reverse()
@@ -201,7 +190,6 @@ def test_order_by_pk(d):
     )
 
 
-@pytest.mark.xfail(strict=True, reason="default ordering (__ordering__) ignored")
 def test_meta_ordering_by_pk_descending(d):
     assert [a.id for a in Author.objects.all()] == sorted(
         (a.id for a in Author.objects.order_by("id")), reverse=True
@@ -219,7 +207,6 @@ def test_order_by_relation_name_follows_its_key(d, save):
     assert list(Article.objects.filter(author__isnull=False).order_by("author")) == [d.a4, d.a3]
 
 
-@pytest.mark.xfail(strict=True, reason="expressions refused in aggregate()/order_by()")
 def test_order_by_f_expression(d):
     assert headlines(Article.objects.order_by(F("headline"))) == [
         "Article 1",
@@ -241,7 +228,6 @@ def test_order_by_f_expression(d):
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="F().asc()/desc(nulls_first/last) missing")
 def test_order_by_f_expression_duplicates(d):
     qs = Article.objects.order_by(F("headline").asc(), F("headline").desc())
     assert headlines(qs) == ["Article 1", "Article 2", "Article 3", "Article 4"]
@@ -257,7 +243,6 @@ def test_order_by_constant_value(d):
     assert list(qs) == [d.a4, d.a3, d.a2, d.a1]
 
 
-@pytest.mark.xfail(strict=True, reason="expression Lower missing")
 def test_order_by_annotation_name(d):
     from assistant_models import Lower
 
@@ -275,7 +260,6 @@ def test_related_ordering_across_the_default_ordering(d, save):
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="QuerySet.latest() missing")
 def test_latest_and_earliest_of_a_field(d):
     assert Article.objects.latest("pub_date") == d.a4
     assert Article.objects.earliest("pub_date") == d.a1
@@ -283,13 +267,11 @@ def test_latest_and_earliest_of_a_field(d):
     assert Article.objects.filter(pub_date=utc(2005, 7, 27)).latest("headline") == d.a3
 
 
-@pytest.mark.xfail(strict=True, reason="QuerySet.latest() missing")
 def test_latest_of_an_empty_queryset_raises_does_not_exist(save):
     with pytest.raises(Article.DoesNotExist):
         Article.objects.latest("pub_date")
 
 
-@pytest.mark.xfail(strict=True, reason="default ordering (__ordering__) ignored")
 def test_first_and_last_follow_the_default_ordering(d):
     assert Article.objects.first() == d.a4
     assert Article.objects.last() == d.a1
