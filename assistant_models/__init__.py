@@ -43,6 +43,7 @@ from assistant_models.core.search import SearchMatch, SearchQuery, SearchRank
 from assistant_models.database import Database
 from assistant_models.exceptions import (
     AssistantModelsError,
+    AsyncUsageError,
     ConflictError,
     DatabaseError,
     DatabaseUnavailableError,
@@ -52,7 +53,9 @@ from assistant_models.exceptions import (
     NotFoundError,
     PoolTimeoutError,
     QueryTimeoutError,
+    RelationNotLoadedError,
     RetryableError,
+    SerializationError,
     SessionRequiredError,
     ValidationError,
 )
@@ -64,6 +67,7 @@ __all__ = [
     "Aggregate",
     "AssistantModel",
     "AssistantModelsError",
+    "AsyncUsageError",
     "AuditMixin",
     "Avg",
     "Case",
@@ -99,10 +103,12 @@ __all__ = [
     "Q",
     "QuerySet",
     "QueryTimeoutError",
+    "RelationNotLoadedError",
     "RetryableError",
     "SearchMatch",
     "SearchQuery",
     "SearchRank",
+    "SerializationError",
     "SessionRequiredError",
     "SoftDeleteMixin",
     "StdDev",

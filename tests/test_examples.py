@@ -18,7 +18,19 @@ def run_example(name: str, url: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_example_has_a_test():
-    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == ["quickstart.py"]
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == ["async_tour.py", "quickstart.py"]
+
+
+def test_async_tour_awaits_the_same_managers(scratch_url):
+    done = run_example("async_tour.py", scratch_url)
+    assert done.returncode == 0, done.stderr
+    for expected in (
+        "claimed 'triage' (priority 9)",
+        "by status: {'completed': 1, 'pending': 2}",
+        "RelationNotLoadedError: names select_related",
+        "Done.",
+    ):
+        assert expected in done.stdout, f"missing {expected!r} in:\n{done.stdout}"
 
 
 def test_quickstart_tours_the_slice_and_can_run_again(scratch_url):
