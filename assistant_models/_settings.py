@@ -27,6 +27,8 @@ class EngineSettings:
         connect_timeout: Seconds to wait for the server to answer (``DB_CONNECT_TIMEOUT``, 10).
         statement_timeout: Milliseconds a statement may run, 0 for no limit
             (``DB_STATEMENT_TIMEOUT``, 30000).
+        ping_after: Seconds a pooled connection may sit idle before it is pinged when
+            handed out again (``DB_POOL_PING_AFTER``, 10).
     """
 
     pool_size: int
@@ -34,6 +36,7 @@ class EngineSettings:
     pool_timeout: int
     connect_timeout: int
     statement_timeout: int
+    ping_after: int = 10
 
     @classmethod
     def resolve(
@@ -44,6 +47,7 @@ class EngineSettings:
         pool_timeout: int | None = None,
         connect_timeout: int | None = None,
         statement_timeout: int | None = None,
+        ping_after: int | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> EngineSettings:
         """Return settings from the arguments, falling back to the environment, then defaults.
@@ -61,6 +65,7 @@ class EngineSettings:
             statement_timeout=read_setting(
                 "statement_timeout", statement_timeout, "DB_STATEMENT_TIMEOUT", 30000, env
             ),
+            ping_after=read_setting("ping_after", ping_after, "DB_POOL_PING_AFTER", 10, env),
         )
 
 

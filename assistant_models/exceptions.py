@@ -248,6 +248,9 @@ def translate(exc: BaseException, constraint_fields: Mapping[str, str] | None = 
     if code == "23505":
         field = _constraint_fields(constraint, fields)
         return ConflictError(f"{table}: a row with this {field} already exists", field)
+    if code == "23001" or (code == "23503" and "update or delete on" in str(getattr(exc, "orig", exc))):
+        # deleting (or re-keying) a row that others still refer to: RESTRICT / NO ACTION
+        return ConflictError(f"{table}: the row is still referred to by other rows", constraint)
     if code == "23503":
         field = _constraint_fields(constraint, fields)
         return ValidationError.single(field or "reference", "refers to a row that does not exist", table)

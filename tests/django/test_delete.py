@@ -41,7 +41,6 @@ def test_setnull(save, db_session):
     assert A.objects.get(pk=a.id).setnull_id is None
 
 
-@pytest.mark.xfail(strict=True, reason="RESTRICT violation surfaces as a raw DatabaseError")
 def test_protect(save, database):
     a = create_a(save, "protect")
     with pytest.raises(IntegrityError), database.session():
