@@ -234,12 +234,9 @@ def _is_null(rhs: Any) -> bool:
     return isinstance(rhs, sa.sql.elements.Null)
 
 
-@register_lookup(TypeEngine)
-class IExact(Lookup):
-    """Case-insensitive equality; ``None`` means ``IS NULL``."""
+class TextLookup(Lookup):
+    """A lookup whose value is text whatever the column's type (``iexact``, ``regex`` ...)."""
 
-    lookup_name = "iexact"
-    accepts_none = True
     coerce_value = False
 
     @classmethod
@@ -251,6 +248,14 @@ class IExact(Lookup):
     def placeholder(cls, type_: TypeEngine[Any], name: str, shape: Hashable) -> Any:
         """Return a text parameter."""
         return sa.bindparam(name, type_=sa.String())
+
+
+@register_lookup(TypeEngine)
+class IExact(TextLookup):
+    """Case-insensitive equality; ``None`` means ``IS NULL``."""
+
+    lookup_name = "iexact"
+    accepts_none = True
 
     def as_sql(self) -> SQL:
         """Return ``lower(lhs) = lower(rhs)``."""
@@ -370,10 +375,9 @@ class IsNull(Lookup):
         return self.lhs.is_(None) if isinstance(self.rhs, sa.sql.elements.True_) else self.lhs.is_not(None)
 
 
-class PatternLookup(Lookup):
+class PatternLookup(TextLookup):
     """A LIKE lookup: the value is escaped and wrapped in wildcards; the column is compared as text."""
 
-    coerce_value = False
     before: ClassVar[str] = ""
     after: ClassVar[str] = ""
     insensitive: ClassVar[bool] = False
@@ -382,11 +386,6 @@ class PatternLookup(Lookup):
     def prepare(cls, value: Any, coerce: Coercer) -> Any:
         """Return the escaped pattern of the value's text."""
         return f"{cls.before}{escape_like(str(value))}{cls.after}"
-
-    @classmethod
-    def placeholder(cls, type_: TypeEngine[Any], name: str, shape: Hashable) -> Any:
-        """Return a text parameter."""
-        return sa.bindparam(name, type_=sa.String())
 
     @classmethod
     def process_expression(cls, rhs: SQL) -> SQL:
@@ -424,22 +423,11 @@ IEndsWith = _pattern("iendswith", "%", "", True)
 
 
 @register_lookup(TypeEngine)
-class Regex(Lookup):
+class Regex(TextLookup):
     """A POSIX regular expression match (``~``)."""
 
     lookup_name = "regex"
-    coerce_value = False
     operator: ClassVar[str] = "~"
-
-    @classmethod
-    def prepare(cls, value: Any, coerce: Coercer) -> Any:
-        """Return the pattern's text."""
-        return str(value)
-
-    @classmethod
-    def placeholder(cls, type_: TypeEngine[Any], name: str, shape: Hashable) -> Any:
-        """Return a text parameter."""
-        return sa.bindparam(name, type_=sa.String())
 
     def as_sql(self) -> SQL:
         """Return ``lhs ~ pattern``."""
