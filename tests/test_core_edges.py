@@ -36,3 +36,27 @@ def test_a_half_read_iterator_fails_with_the_packages_error(db_session):
     db_session.connection().exec_driver_sql("CLOSE ALL")  # the server-side cursor goes away under it
     with pytest.raises(DatabaseError):
         list(rows)
+
+
+def test_a_loaded_rows_key_version_and_server_times_cannot_be_reassigned(db_session):
+    import uuid
+    from datetime import UTC, datetime
+
+    for field, value in (
+        ("id", uuid.uuid4()),
+        ("version", 7),
+        ("created_at", datetime(2000, 1, 1, tzinfo=UTC)),
+        ("updated_at", datetime(2000, 1, 1, tzinfo=UTC)),
+    ):
+        with db_session.begin_nested():
+            task = Task.objects.enqueue(f"frozen {field}")
+        with pytest.raises(ValidationError) as caught, db_session.begin_nested():
+            setattr(task, field, value)
+            db_session.flush()
+        assert caught.value.fields == [field]
+    with pytest.raises(ValidationError, match="version"):
+        Task.objects.create(title="versioned", version=9)
+    assert (
+        Task.objects.create(title="dated", created_at=datetime(2020, 1, 1, tzinfo=UTC)).created_at.year
+        == 2020
+    )

@@ -51,6 +51,10 @@ class Concern:
     def check_write(self, model: type[Any], operation: str) -> None:
         """Raise if ``operation`` (``"update"``, ``"delete"``) is not allowed on ``model``."""
 
+    def frozen(self, model: type[Any]) -> Iterable[str]:
+        """Return the fields a loaded row's assignment may not change (the server or ORM keeps them)."""
+        return ()
+
     def unaudited(self) -> Iterable[str]:
         """Return bookkeeping fields whose change alone is not worth an audit row."""
         return ()
@@ -92,6 +96,10 @@ class Versioned(Concern):
         """Return the version column."""
         return (self.column,)
 
+    def frozen(self, model: type[Any]) -> Iterable[str]:
+        """Return the version column."""
+        return (self.column,)
+
 
 class Timestamped(Concern):
     """Server-set creation and modification times."""
@@ -107,6 +115,10 @@ class Timestamped(Concern):
     def unaudited(self) -> Iterable[str]:
         """Return the modification time."""
         return (self.updated,)
+
+    def frozen(self, model: type[Any]) -> Iterable[str]:
+        """Return both times: the server sets them."""
+        return (self.created, self.updated)
 
 
 class Audited(Concern):

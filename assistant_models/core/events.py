@@ -28,6 +28,7 @@ from assistant_models.core.base import (
 )
 from assistant_models.core.concerns import LIVE, Audited, SoftDelete, concern, concerns_of
 from assistant_models.core.tracking import document_keys, track, track_documents
+from assistant_models.exceptions import ValidationError
 
 __all__ = ["INCLUDE_DELETED", "install"]
 
@@ -130,6 +131,21 @@ def _check_write(obj: Any, operation: str) -> None:
         each.check_write(type(obj), operation)
 
 
+def _refuse_frozen(obj: Any, values: dict[str, Any]) -> None:
+    """Refuse changing a loaded row's key, or a field a concern keeps (version, server times)."""
+    model = type(obj)
+    mapper = sa.inspect(model)
+    frozen = {mapper.get_property_by_column(c).key for c in mapper.primary_key}
+    frozen.update(f for c in concerns_of(model) for f in c.frozen(model))
+    errors = [
+        {"field": name, "message": "is kept by the database and cannot be changed"}
+        for name in sorted(values)
+        if name in frozen
+    ]
+    if errors:
+        raise ValidationError(errors, model.__name__)
+
+
 def _validate_before_flush(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
     for obj in session.new:
         if isinstance(obj, AssistantModel):
@@ -141,6 +157,7 @@ def _validate_before_flush(session: Session, flush_context: UOWTransaction, inst
         values = _changed_values(obj)
         if not values:
             continue
+        _refuse_frozen(obj, values)
         refuse_nulls(type(obj), values)
         cleaned = validate_fields(type(obj), values)
         for key, value in cleaned.items():

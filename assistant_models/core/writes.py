@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 import sqlalchemy as sa
 
 from assistant_models.core.base import validate_fields
+from assistant_models.core.concerns import Versioned, concern
 from assistant_models.core.copy import copy_instances
 from assistant_models.core.deletes import delete
 from assistant_models.core.inserts import insert_many, insert_one
@@ -70,7 +71,16 @@ def _attach_relations(model: type[Any], objs: Sequence[Any]) -> None:
 
 
 def create(qs: QuerySet[M], values: dict[str, Any]) -> M:
-    """Validate and insert one row; see :meth:`QuerySet.create`."""
+    """Validate and insert one row; see :meth:`QuerySet.create`.
+
+    Raises:
+        ValidationError: ``values`` sets the version a versioned model keeps itself.
+    """
+    versioned = concern(qs.model, Versioned)
+    if versioned is not None and versioned.column in values:
+        raise ValidationError.single(
+            versioned.column, "is kept by the model and cannot be set", qs.model.__name__
+        )
     return insert_one(qs.session, qs.model(**values))
 
 
