@@ -404,3 +404,16 @@ def test_concurrent_workers_claim_every_task_exactly_once(database: Database, co
     assert {(r["id"], r["status"], r["claimed_by"]) for r in rows} == {
         (task_id, TaskStatus.RUNNING, owner[task_id]) for task_id in ids
     }
+
+
+def test_a_failure_is_recorded_whatever_its_error_text_holds(db_session: Session) -> None:
+    from assistant_models.models.work import ERROR_MAX
+
+    for text in ("x" * (ERROR_MAX + 5000), "bad byte \x00 and \ud800 lone surrogate"):
+        task = Task.objects.enqueue("fragile")
+        Task.objects.filter(pk=task.id).claim_next("w")
+        failed = Task.objects.fail(task, text)
+        assert failed.status is TaskStatus.PENDING  # never left running
+        stored = Task.objects.values_list("error", flat=True).get(pk=task.id)
+        assert len(stored) <= ERROR_MAX and "\x00" not in stored
+    assert stored.startswith("bad byte")

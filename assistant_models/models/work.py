@@ -57,6 +57,19 @@ ALLOWED: dict[TaskStatus, frozenset[TaskStatus]] = {
 }
 
 
+#: The longest error text kept on a task; a longer one is cut, with a marker.
+ERROR_MAX = 20_000
+_TRUNCATED = " [truncated]"
+
+
+def storable_error(error: object) -> str:
+    """Return ``error`` as text a task can store: NUL and lone surrogates replaced, capped in length."""
+    text = str(error).replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    if len(text) > ERROR_MAX:
+        text = text[: ERROR_MAX - len(_TRUNCATED)] + _TRUNCATED
+    return text
+
+
 def retry_delay(retry_count: int) -> timedelta:
     """Return the back-off before retry number ``retry_count`` (1 for the first)."""
     delay: timedelta = RETRY_BASE_DELAY * (2 ** max(retry_count - 1, 0))
@@ -115,7 +128,10 @@ class TaskManager(Manager["Task"]):
         """Record a failure of a running task.
 
         While retries remain (and ``retry`` is true) the task goes back to pending,
-        to run again after an exponential back-off; otherwise it fails for good.
+        to run again after an exponential back-off; otherwise it fails for good. The
+        error text is stored whatever it holds: capped at :data:`ERROR_MAX` characters,
+        characters PostgreSQL cannot store replaced, so a failure is always recorded
+        and the task never stays running.
         """
         now = utcnow()
         if retry and task.retry_count < task.max_retries:
@@ -124,7 +140,7 @@ class TaskManager(Manager["Task"]):
             task.run_after = now + retry_delay(task.retry_count)
         else:
             task.move_to(TaskStatus.FAILED, now)
-        task.error = error
+        task.error = storable_error(error)
         return self._save(task)
 
     def cancel(self, task: Task) -> Task:
@@ -191,7 +207,7 @@ class Task(
     retry_count: int = Field(default=0, ge=0)
     max_retries: int = Field(default=3, ge=0, le=100)
     results: dict[str, Any] | None = Field(default=None, sa_type=JSONB)
-    error: str | None = Field(default=None, max_length=20_000)
+    error: str | None = Field(default=None, max_length=ERROR_MAX)
 
     assignee: User | None = Relationship(sa_relationship=relationship("User"))
 
