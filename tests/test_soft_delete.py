@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant_models import ConflictError
+from assistant_models import ConflictError, ValidationError
 from assistant_models.models import ApiKey, Task, User
 
 
@@ -107,3 +107,18 @@ def test_deleting_twice_is_harmless(db_session):
     stamp = task.deleted_at
     task.delete()
     assert task.deleted_at == stamp
+
+
+def test_nothing_can_refer_to_a_soft_deleted_row(db_session):
+    ann = make_user("ghost")
+    ann.delete()
+    with pytest.raises(ValidationError) as caught, db_session.begin_nested():
+        Task.objects.enqueue("for a ghost", assignee_id=ann.id)
+    assert caught.value.fields == ["assignee_id"]
+    with pytest.raises(ValidationError), db_session.begin_nested():
+        ApiKey.objects.issue(ann, "ci")
+    task = Task.objects.enqueue("unassigned")
+    with pytest.raises(ValidationError), db_session.begin_nested():
+        Task.objects.filter(pk=task.id).update(assignee_id=ann.id)
+    ann.restore()
+    assert Task.objects.enqueue("for ann again", assignee_id=ann.id).assignee_id == ann.id
