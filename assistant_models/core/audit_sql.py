@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from assistant_models.core.audit import ACTOR_PARAM, REDACTED, AuditAction
+from assistant_models.core.audit import ACTOR_PARAM, REDACTED, AuditAction, AuditLogBase
 from assistant_models.core.concerns import SoftDelete, concern
 
 __all__ = ["ACTOR", "AUDIT_COLUMNS", "audit_table", "diff_audit", "key_text", "snapshot_audit"]
@@ -23,8 +23,6 @@ _REDACTED_JSON: Any = sa.literal_column(f"to_jsonb('{REDACTED}'::text)")
 
 def audit_table() -> sa.Table | None:
     """Return the mapped audit log table, or ``None`` when no audit model is mapped."""
-    from assistant_models.core.audit import AuditLogBase
-
     for cls in AuditLogBase.__subclasses__():
         table = getattr(cls, "__table__", None)
         if isinstance(table, sa.Table):

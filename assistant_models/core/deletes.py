@@ -14,6 +14,7 @@ from sqlalchemy.orm.util import identity_key
 
 from assistant_models.core.audit import ACTOR_PARAM, AuditAction, current_actor
 from assistant_models.core.audit_sql import ACTOR, snapshot_audit
+from assistant_models.core.base import mapper_registry
 from assistant_models.core.concerns import ALL, SoftDelete, concern
 from assistant_models.core.persistence import translating
 from assistant_models.core.updates import (
@@ -98,8 +99,6 @@ def _cascade_to_audited_children(qs: QuerySet[Any], keys: list[Any], counts: Cou
     The database would do it silently; doing it first, row by row through the
     children's own QuerySets, gives every changed child its audit row.
     """
-    from assistant_models.core.base import mapper_registry
-
     parent = qs.model.__table__
     parent_keys = [c.name for c in key_columns(qs.model)]
     for mapper in sorted(mapper_registry.mappers, key=lambda m: m.class_.__name__):

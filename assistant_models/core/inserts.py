@@ -21,6 +21,7 @@ from assistant_models.core.audit import ACTOR_PARAM, AuditAction, current_actor
 from assistant_models.core.audit_sql import snapshot_audit
 from assistant_models.core.columns import server_filled, written_columns
 from assistant_models.core.concerns import Audited, concern, concerns_of
+from assistant_models.core.copy import audit_rows
 from assistant_models.core.events import HANDLED
 from assistant_models.core.persistence import translating
 from assistant_models.core.statements import LRU
@@ -112,7 +113,7 @@ def insert_many(
         returned_rows.extend(result.all())
     kept = _apply_returned(objs, returned, returned_rows, conflicts.ignore)
     if concern(model, Audited) is not None and kept:
-        _audit_inserted(session, model, kept)
+        audit_rows(session, model, kept)
     for obj in kept:
         held = session.identity_map.get(sa.inspect(model).identity_key_from_instance(obj))
         if held is not None:  # an upsert changed a row already in hand: it reloads on next access
@@ -142,8 +143,3 @@ def _apply_returned(objs: Sequence[Any], returned: list[Any], rows: list[Any], i
     inserted = {tuple(row[: len(pks)]) for row in rows}
     return [o for o in objs if tuple(o.__dict__.get(k) for k in pks) in inserted]
 
-
-def _audit_inserted(session: Session, model: type[Any], objs: Sequence[Any]) -> None:
-    from assistant_models.core.copy import audit_rows
-
-    audit_rows(session, model, objs)

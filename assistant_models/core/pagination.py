@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from pydantic_core import to_jsonable_python
 from sqlalchemy.dialects import postgresql
 
+from assistant_models.core.base import field_adapter
 from assistant_models.core.paths import primary_key
 from assistant_models.core.query import order_name
 from assistant_models.core.signing import cursor_key
@@ -184,8 +185,6 @@ def decode_cursor(model: type[Any], order: list[str], cursor: str, scope: str, k
 
 
 def _typed(model: type[Any], name: str, value: Any, bad: ValidationError) -> Any:
-    from assistant_models.core.base import field_adapter
-
     if name == "pk":
         name = primary_key(model)[0]
     try:

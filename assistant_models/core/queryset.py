@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from assistant_models.core import writes
 from assistant_models.core.aggregates import Aggregate
+from assistant_models.core.aggregation import aggregate
 from assistant_models.core.aio import AsyncQuerySetMixin
 from assistant_models.core.compiler import Compiler
 from assistant_models.core.concerns import LIVE
@@ -26,7 +27,8 @@ from assistant_models.core.expressions import Expression, F, Q, as_expression
 from assistant_models.core.pagination import CursorPage, Page, cursor_paginate, paginate
 from assistant_models.core.paths import SEP, PathError, model_coercer, primary_key
 from assistant_models.core.persistence import translating
-from assistant_models.core.query import Annotation, Query, check_rows
+from assistant_models.core.query import Annotation, Query, check_rows, secret_problem
+from assistant_models.core.search import search
 from assistant_models.core.statements import LRU
 from assistant_models.exceptions import FieldError, ValidationError
 
@@ -311,8 +313,6 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
             except PathError as exc:
                 problems.append(str(exc))
                 continue
-            from assistant_models.core.query import secret_problem
-
             problem = secret_problem(self.model, path, name)
             if problem:
                 problems.append(problem)
@@ -396,8 +396,6 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
 
     def search(self, text: str) -> Self:
         """Return rows matching a web-style search (quotes, ``or``, ``-``), best matches first."""
-        from assistant_models.core.search import search
-
         return search(self, text)
 
     @overload
@@ -623,8 +621,6 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
 
     def aggregate(self, *args: Aggregate, **kwargs: Aggregate) -> dict[str, Any]:
         """Return aggregate values over the rows: ``aggregate(Count("id"), top=Max("priority"))``."""
-        from assistant_models.core.aggregation import aggregate
-
         return aggregate(self, args, kwargs)
 
     def explain(self, analyze: bool = False) -> str:

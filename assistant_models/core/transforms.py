@@ -20,6 +20,7 @@ from assistant_models.core.lookups import (
     IsNull,
     Lookup,
     Transform,
+    find_lookup,
     register_lookup,
     register_transform_factory,
 )
@@ -267,8 +268,6 @@ class KeyText(Lookup):
 
 
 def _key_text_lookups() -> None:
-    from assistant_models.core import lookups
-
     for name in (
         "iexact",
         "icontains",
@@ -279,7 +278,7 @@ def _key_text_lookups() -> None:
         "regex",
         "iregex",
     ):
-        base = lookups.find_lookup(sa.String(), name)
+        base = find_lookup(sa.String(), name)
         if base is None:  # pragma: no cover - registered in lookups.py
             raise LookupError(name)
         register_lookup(JSONKey, type(base.__name__, (KeyText, base), {"lookup_name": name}))
