@@ -192,7 +192,6 @@ def test_aggregate_transform(d):
     assert Store.objects.aggregate(min_month=Min("original_opening__month")) == {"min_month": 3}
 
 
-@pytest.mark.xfail(strict=True, reason="QuerySet.annotate() missing")
 def test_annotate_basic(d):
     assert sorted(b.name for b in Book.objects.annotate().order_by("pk")) == sorted(
         b.name for b in (d.b1, d.b2, d.b3, d.b4, d.b5, d.b6)

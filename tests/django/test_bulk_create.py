@@ -53,7 +53,6 @@ def test_simple(data):
     assert Country.objects.count() == 4
 
 
-@pytest.mark.xfail(strict=True, reason="database-generated integer keys break create()/bulk_create()")
 def test_set_pk_and_insert_single_item(data):
     countries = Country.objects.bulk_create([data[0]])
     assert countries[0].pk is not None
@@ -142,7 +141,6 @@ def test_zero_batch_size_is_refused(save):
         Country.objects.bulk_create([Country(name="x")], batch_size=0)
 
 
-@pytest.mark.xfail(strict=True, reason="database-generated integer keys break create()/bulk_create()")
 def test_ignore_conflicts_ignore(save, database):
     data = [TwoFields(f1=1, f2=1), TwoFields(f1=2, f2=2), TwoFields(f1=3, f2=3)]
     TwoFields.objects.bulk_create(data)

@@ -47,7 +47,6 @@ def test_protect(save, database):
         R.objects.filter(pk=a.protect_id).delete()
 
 
-@pytest.mark.xfail(strict=True, reason="model instance .delete() missing")
 def test_instance_delete(save):
     a = create_a(save, "auto")
     a.auto.delete()

@@ -183,7 +183,6 @@ def test_no_reordering_after_slicing(d):
         qs.last()
 
 
-@pytest.mark.xfail(strict=True, reason="model instance .pk missing")
 def test_order_by_pk(d):
     assert [a.pk for a in Author.objects.order_by("-pk")] == sorted(
         (a.id for a in Author.objects.all()), reverse=True

@@ -246,7 +246,6 @@ def test_ticket10205_update_of_an_empty_in(d):
     assert Tag.objects.filter(name__in=()).update(name="foo") == 0
 
 
-@pytest.mark.xfail(strict=True, reason="model instance .pk missing")
 def test_ticket10432_in_with_a_generator(d):
     def gen():
         yield from (d.a1.pk, d.a2.pk)
