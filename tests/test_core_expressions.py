@@ -2,6 +2,7 @@
 
 from collections import namedtuple
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -255,6 +256,13 @@ def test_bulk_create_upserts_and_ignores_conflicts_returning_keys(lab):
     )
     assert len(kept) == 2
     assert dict(Book.objects.values_list("title", "pages"))["Two"] == 2
+
+
+def test_avg_of_integers_is_a_float_and_of_decimals_a_decimal(shelf):
+    mean = Author.objects.aggregate(Avg("age"))["age__avg"]
+    assert type(mean) is float and mean == 40.0
+    exact = Author.objects.aggregate(m=Avg(Cast("age", sa.Numeric(10, 2))))["m"]
+    assert isinstance(exact, Decimal) and exact == Decimal(40)
 
 
 def test_server_clock_expressions(shelf):

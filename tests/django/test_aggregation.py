@@ -142,12 +142,10 @@ def test_empty_aggregate(d):
     assert Author.objects.all().aggregate() == {}
 
 
-@pytest.mark.xfail(strict=True, reason="aggregate() positional arguments (default aliases) missing")
 def test_single_aggregate(d):
     assert Author.objects.aggregate(Avg("age")) == {"age__avg": pytest.approx(37.4, abs=0.1)}
 
 
-@pytest.mark.xfail(strict=True, reason="aggregate() positional arguments (default aliases) missing")
 def test_multiple_aggregates(d):
     assert Author.objects.aggregate(Sum("age"), Avg("age")) == {
         "age__sum": 337,
@@ -159,7 +157,6 @@ def test_filter_aggregate(d):
     assert Author.objects.filter(age__gt=29).aggregate(Sum("age")) == {"age__sum": 254}
 
 
-@pytest.mark.xfail(strict=True, reason="aggregate() positional arguments (default aliases) missing")
 def test_related_aggregate(d):
     assert Author.objects.aggregate(Avg("friends__age")) == {
         "friends__age__avg": pytest.approx(34.07, abs=0.01)
@@ -201,7 +198,6 @@ def test_annotate_basic(d):
     assert b.mean_age == 34.5
 
 
-@pytest.mark.xfail(strict=True, reason="QuerySet.annotate() missing")
 def test_annotate_m2m(d):
     qs = Book.objects.filter(rating__lt=4.5).annotate(Avg("authors__age")).order_by("name")
     assert [(b.name, b.authors__age__avg) for b in qs] == [
@@ -277,7 +273,6 @@ def test_annotate_values(d):
     assert list(qs) == [{"name": "The Definitive Guide to Django: Web Development Done Right"}]
 
 
-@pytest.mark.xfail(strict=True, reason="values()/values_list() return lists, not chainable QuerySets")
 def test_values_then_annotate_groups_by_the_values(d):
     qs = (
         Book.objects.values("rating")
@@ -292,7 +287,6 @@ def test_values_then_annotate_groups_by_the_values(d):
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="QuerySet.annotate() missing")
 def test_annotate_over_a_symmetrical_self_relation(d):
     qs = Author.objects.annotate(Avg("friends__age")).order_by("name")
     assert [(a.name, a.friends__age__avg) for a in qs] == [
@@ -326,7 +320,6 @@ def test_count_distinct_expression(d):
     assert aggs["distinct_ratings"] == 4
 
 
-@pytest.mark.xfail(strict=True, reason="QuerySet.annotate() missing")
 def test_aggregate_annotation(d):
     vals = Book.objects.annotate(num_authors=Count("authors__id")).aggregate(Avg("num_authors"))
     assert vals == {"num_authors__avg": pytest.approx(1.66, abs=0.01)}
