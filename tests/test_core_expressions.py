@@ -258,6 +258,12 @@ def test_bulk_create_upserts_and_ignores_conflicts_returning_keys(lab):
     assert dict(Book.objects.values_list("title", "pages"))["Two"] == 2
 
 
+def test_bulk_create_of_objects_with_and_without_keys_lets_the_server_make_the_missing_ones(lab):
+    books = Book.objects.bulk_create([Book(id=500, title="Own key"), Book(title="Server key")])
+    assert books[0].id == 500 and isinstance(books[1].id, int)
+    assert sorted(Book.objects.values_list("title", flat=True)) == ["Own key", "Server key"]
+
+
 def test_avg_of_integers_is_a_float_and_of_decimals_a_decimal(shelf):
     mean = Author.objects.aggregate(Avg("age"))["age__avg"]
     assert type(mean) is float and mean == 40.0

@@ -89,7 +89,6 @@ def test_large_single_field_batch(save):
     assert Restaurant.objects.count() == 501
 
 
-@pytest.mark.xfail(strict=True, reason="database-generated integer keys break create()/bulk_create()")
 def test_large_batch_mixed(save):
     """Some objects carry their key, others leave it to the database."""
     TwoFields.objects.bulk_create(
@@ -189,7 +188,6 @@ def test_unsaved_parent(save):
         NullableFields.objects.bulk_create([NullableFields(auto_field=parent)])
 
 
-@pytest.mark.xfail(strict=True, reason="database-generated integer keys break create()/bulk_create()")
 def test_update_conflicts_unique_field(save):
     UpsertConflict.objects.bulk_create(
         [
