@@ -2,8 +2,9 @@
 
 import pytest
 from lab_models import Author, Book, Membership, Note
+from sqlalchemy import text
 
-from assistant_models import NotFoundError, ValidationError
+from assistant_models import ConflictError, NotFoundError, ValidationError
 from assistant_models.core.context import bind_session, unbind_session
 from assistant_models.models import AuditLog
 
@@ -126,6 +127,19 @@ def test_soft_delete_returns_django_counts_once(lab):
     assert note.delete() == (0, {})
     assert note.delete(hard=True) == (1, {"Note": 1})
     assert not Note.all_objects.exists()
+
+
+def test_delete_of_a_row_others_restrict_is_a_conflict(lab, db_session):
+    db_session.execute(
+        text(
+            "CREATE TABLE lab_quotes (id serial PRIMARY KEY, author_id integer NOT NULL "
+            "CONSTRAINT fk_lab_quotes__author_id REFERENCES lab_authors (id) ON DELETE RESTRICT)"
+        )
+    )
+    author = Author.objects.create(name="Ann")
+    db_session.execute(text("INSERT INTO lab_quotes (author_id) VALUES (:id)"), {"id": author.id})
+    with pytest.raises(ConflictError, match="still referred to"):
+        author.delete()
 
 
 def test_delete_of_an_unsaved_instance_is_refused(lab):
