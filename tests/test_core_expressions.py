@@ -119,6 +119,13 @@ def test_f_arithmetic_with_reflected_operators_and_nulls_ordering(shelf):
     assert Book.objects.order_by(F("rating").asc(nulls_first=True)).first().title == "Gamma"
 
 
+def test_f_division_of_integers_is_integer_division_and_of_floats_is_not(shelf):
+    alpha = Book.objects.annotate(
+        per_seven=F("pages") / 7, sevenths=7 / F("pages"), halves=F("rating") / 2
+    ).get(title="Alpha")
+    assert (alpha.per_seven, alpha.sevenths, alpha.halves) == (14, 0, 2.25)
+
+
 def test_exists_subquery_and_outer_ref(shelf):
     big = Book.objects.filter(author=OuterRef("pk"), pages__gte=200)
     assert names(Author.objects.filter(Exists(big)).order_by("name")) == ["Ann", "Bob"]

@@ -219,6 +219,10 @@ class RawSQL(Expression):
         return self.sql
 
 
+def _is_integer(sql: SQL) -> bool:
+    return isinstance(getattr(sql, "type", None), sa.Integer)
+
+
 class Combined(Expression):
     """Arithmetic on two expressions (``F("a") + 1``, ``2 * F("b")``, ``F("a") ** 2``)."""
 
@@ -230,10 +234,17 @@ class Combined(Expression):
         return (self.lhs, self.rhs)
 
     def resolve(self, scope: Scope) -> SQL:
-        """Return ``lhs <op> rhs``; a power is ``power(lhs, rhs)``."""
+        """Return ``lhs <op> rhs``; a power is ``power(lhs, rhs)``.
+
+        Integers divide as in SQL (and Django): ``7 / 2`` is 3. SQLAlchemy's ``/`` would
+        cast them to numeric for a true division; its ``//`` sends SQL's plain ``/``.
+        """
         lhs, rhs = self.lhs.resolve(scope), self.rhs.resolve(scope)
         if self.op is operator.pow:
             return sa.func.power(lhs, rhs)
+        if self.op is operator.truediv and _is_integer(lhs) and _is_integer(rhs):
+            quotient: SQL = lhs // rhs
+            return quotient
         result: SQL = self.op(lhs, rhs)
         return result
 

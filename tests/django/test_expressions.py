@@ -256,7 +256,6 @@ def test_order_by_exists(d, save):
     assert list(mustermanns_by_seniority) == [d.max, mary]
 
 
-@pytest.mark.xfail(strict=True, reason="F() / F() of integers gives a Decimal, not integer division")
 def test_annotate_with_f_and_arithmetic(d):
     qs = Company.objects.annotate(chairs_per_employee=F("num_chairs") * 100 / F("num_employees")).order_by(
         "name"
