@@ -126,6 +126,17 @@ def test_f_division_of_integers_is_integer_division_and_of_floats_is_not(shelf):
     assert (alpha.per_seven, alpha.sevenths, alpha.halves) == (14, 0, 2.25)
 
 
+def test_bitwise_methods_of_f_work_bit_by_bit(shelf):
+    alpha = Book.objects.annotate(
+        anded=F("pages").bitand(12),
+        ored=F("pages").bitor(3),
+        xored=F("pages").bitxor(5),
+        left=F("pages").bitleftshift(2),
+        right=F("pages").bitrightshift(2),
+    ).get(title="Alpha")
+    assert (alpha.anded, alpha.ored, alpha.xored, alpha.left, alpha.right) == (4, 103, 97, 400, 25)
+
+
 def test_exists_subquery_and_outer_ref(shelf):
     big = Book.objects.filter(author=OuterRef("pk"), pages__gte=200)
     assert names(Author.objects.filter(Exists(big)).order_by("name")) == ["Ann", "Bob"]

@@ -156,7 +156,6 @@ def test_update_filtered_across_a_relation(adv):
     assert RelatedPoint.objects.get(pk=adv.r1.id).name == "ripe"
 
 
-@pytest.mark.xfail(strict=True, reason="~F() (boolean negation) missing")
 def test_update_negated_f(adv):
     assert DataPoint.objects.update(is_active=~F("is_active")) == 3
     assert list(DataPoint.objects.filter(is_active=True)) == [adv.d3]
