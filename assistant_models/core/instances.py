@@ -28,6 +28,17 @@ __all__ = ["UNHASHABLE", "InstanceAPI"]
 UNHASHABLE = "Model instances without primary key value are unhashable"
 
 
+_KEY_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _key_names(model: type[Any]) -> tuple[str, ...]:
+    """Return the attribute names of ``model``'s key, computed once per model (hashing is hot)."""
+    names = _KEY_NAMES.get(model)
+    if names is None:
+        names = _KEY_NAMES[model] = tuple(primary_key(model))
+    return names
+
+
 class InstanceAPI:
     """Django's instance methods, mixed into :class:`~assistant_models.core.base.AssistantModel`."""
 
@@ -41,7 +52,7 @@ class InstanceAPI:
     @property
     def pk(self) -> Any:
         """Return the primary key value: a tuple for a composite key, ``None`` until it is known."""
-        names = primary_key(type(self))
+        names = _key_names(type(self))
         values = tuple(getattr(self, name) for name in names)
         if len(values) == 1:
             return values[0]
@@ -49,14 +60,14 @@ class InstanceAPI:
 
     @pk.setter
     def pk(self, value: Any) -> None:
-        names = primary_key(type(self))
+        names = _key_names(type(self))
         if len(names) != 1:
             raise AttributeError(f"{type(self).__name__} has a composite primary key: set {', '.join(names)}")
         setattr(self, names[0], value)
 
     def _known_pk(self) -> tuple[Any, ...] | None:
         """Return every key column's value, or ``None`` while any of them is unknown."""
-        values = tuple(getattr(self, name) for name in primary_key(type(self)))
+        values = tuple(getattr(self, name) for name in _key_names(type(self)))
         return None if any(v is None for v in values) else values
 
     def _unit_of_work(self) -> Session:
