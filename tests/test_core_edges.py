@@ -60,3 +60,18 @@ def test_a_loaded_rows_key_version_and_server_times_cannot_be_reassigned(db_sess
         Task.objects.create(title="dated", created_at=datetime(2020, 1, 1, tzinfo=UTC)).created_at.year
         == 2020
     )
+
+
+def test_none_in_a_jsonb_column_is_sql_null_on_every_write_path(db_session):
+    Task.objects.create(title="created")
+    Task.objects.bulk_create([Task(title="copied")])
+    updated = Task.objects.create(title="updated", results={"k": 1})
+    Task.objects.filter(pk=updated.pk).update(results=None)
+    Task.objects.create(title="kept", results={"k": 1})
+    assert sorted(Task.objects.filter(results__isnull=True).values_list("title", flat=True)) == [
+        "copied",
+        "created",
+        "updated",
+    ]
+    assert Task.objects.filter(results__k__isnull=True).count() == 3
+    assert Task.objects.filter(results__k__isnull=False).count() == 1

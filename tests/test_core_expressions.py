@@ -2,6 +2,7 @@
 
 from collections import namedtuple
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -116,6 +117,24 @@ def test_f_arithmetic_with_reflected_operators_and_nulls_ordering(shelf):
     ordered = Book.objects.order_by(F("rating").desc(nulls_last=True))
     assert [b.title for b in ordered] == ["Delta", "Alpha", "Beta", "Gamma"]
     assert Book.objects.order_by(F("rating").asc(nulls_first=True)).first().title == "Gamma"
+
+
+def test_f_division_of_integers_is_integer_division_and_of_floats_is_not(shelf):
+    alpha = Book.objects.annotate(
+        per_seven=F("pages") / 7, sevenths=7 / F("pages"), halves=F("rating") / 2
+    ).get(title="Alpha")
+    assert (alpha.per_seven, alpha.sevenths, alpha.halves) == (14, 0, 2.25)
+
+
+def test_bitwise_methods_of_f_work_bit_by_bit(shelf):
+    alpha = Book.objects.annotate(
+        anded=F("pages").bitand(12),
+        ored=F("pages").bitor(3),
+        xored=F("pages").bitxor(5),
+        left=F("pages").bitleftshift(2),
+        right=F("pages").bitrightshift(2),
+    ).get(title="Alpha")
+    assert (alpha.anded, alpha.ored, alpha.xored, alpha.left, alpha.right) == (4, 103, 97, 400, 25)
 
 
 def test_exists_subquery_and_outer_ref(shelf):
@@ -255,6 +274,19 @@ def test_bulk_create_upserts_and_ignores_conflicts_returning_keys(lab):
     )
     assert len(kept) == 2
     assert dict(Book.objects.values_list("title", "pages"))["Two"] == 2
+
+
+def test_bulk_create_of_objects_with_and_without_keys_lets_the_server_make_the_missing_ones(lab):
+    books = Book.objects.bulk_create([Book(id=500, title="Own key"), Book(title="Server key")])
+    assert books[0].id == 500 and isinstance(books[1].id, int)
+    assert sorted(Book.objects.values_list("title", flat=True)) == ["Own key", "Server key"]
+
+
+def test_avg_of_integers_is_a_float_and_of_decimals_a_decimal(shelf):
+    mean = Author.objects.aggregate(Avg("age"))["age__avg"]
+    assert type(mean) is float and mean == 40.0
+    exact = Author.objects.aggregate(m=Avg(Cast("age", sa.Numeric(10, 2))))["m"]
+    assert isinstance(exact, Decimal) and exact == Decimal(40)
 
 
 def test_server_clock_expressions(shelf):

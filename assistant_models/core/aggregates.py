@@ -54,9 +54,14 @@ class Aggregate(Func):
         args = super().arguments(scope)
         return [sa.distinct(args[0])] if self.distinct else args
 
+    def result_type(self, arguments: list[SQL]) -> TypeEngine[Any] | None:
+        """Return the SQL type of the result (``None``: the database's own)."""
+        return self.output_type
+
     def resolve(self, scope: Scope) -> SQL:
         """Return the aggregate call with its FILTER and default."""
-        call: Any = getattr(sa.func, self.name)(*self.arguments(scope), type_=self.output_type)
+        arguments = self.arguments(scope)
+        call: Any = getattr(sa.func, self.name)(*arguments, type_=self.result_type(arguments))
         if self.filter is not None:
             condition = scope.condition(self.filter)
             if condition is not None:
@@ -99,9 +104,15 @@ class Sum(Aggregate):
 
 
 class Avg(Aggregate):
-    """The mean of the values."""
+    """The mean of the values: a float over integers and floats, a Decimal over decimals (Django's)."""
 
     function = "avg"
+
+    def result_type(self, arguments: list[SQL]) -> TypeEngine[Any] | None:
+        """Return float for integer and float arguments: PostgreSQL's ``avg`` gives them numeric."""
+        if self.output_type is None and isinstance(arguments[0].type, (sa.Integer, sa.Float)):
+            return sa.Float()
+        return self.output_type
 
 
 class Min(Aggregate):

@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import instance_state
 from sqlmodel import SQLModel
 from sqlmodel.main import finish_init  # type: ignore[attr-defined]
 
+from assistant_models.core.instances import InstanceAPI
 from assistant_models.core.tsvector import add_search_column
 from assistant_models.core.types import MAX_JSON_DEPTH, UnreadableJSON
 from assistant_models.exceptions import MultipleObjectsReturned, NotFoundError, ValidationError
@@ -184,8 +185,11 @@ def _pydantic_errors(model: str, exc: pydantic.ValidationError, prefix: str = ""
     return ValidationError(errors, model)
 
 
-class AssistantModel(SQLModel, registry=mapper_registry):
+class AssistantModel(InstanceAPI, SQLModel, registry=mapper_registry):
     """Base of every entity: own registry, naming convention, validation on write.
+
+    Instances have Django's ``pk``, ``save()``, ``delete()``, ``refresh_from_db()``,
+    equality by primary key and hashing (see :mod:`assistant_models.core.instances`).
 
     Class attributes a model may set:
         __secret_fields__: Fields that hold secrets. They never appear in

@@ -144,6 +144,30 @@ class Expression:
     def __neg__(self) -> Combined:
         return Combined(operator.mul, self, Value(-1))
 
+    def __invert__(self) -> Expression:
+        """Return ``NOT self``: Django's ``~F("flag")`` of a boolean."""
+        return _Not(self)
+
+    def bitand(self, other: Any) -> Combined:
+        """Return ``self & other``, bit by bit (``&`` itself is Q's ``AND``, as in Django)."""
+        return self._combine(_bitand, other)
+
+    def bitor(self, other: Any) -> Combined:
+        """Return ``self | other``, bit by bit."""
+        return self._combine(_bitor, other)
+
+    def bitxor(self, other: Any) -> Combined:
+        """Return ``self # other`` (PostgreSQL's exclusive or), bit by bit."""
+        return self._combine(_bitxor, other)
+
+    def bitleftshift(self, other: Any) -> Combined:
+        """Return ``self << other``."""
+        return self._combine(_bitleftshift, other)
+
+    def bitrightshift(self, other: Any) -> Combined:
+        """Return ``self >> other``."""
+        return self._combine(_bitrightshift, other)
+
     def asc(self, *, nulls_first: bool = False, nulls_last: bool = False) -> OrderBy:
         """Return this expression as an ascending ordering."""
         return OrderBy(self, descending=False, nulls_first=nulls_first, nulls_last=nulls_last)
@@ -219,6 +243,35 @@ class RawSQL(Expression):
         return self.sql
 
 
+def _bitand(lhs: Any, rhs: Any) -> Any:
+    """Return the SQL ``lhs & rhs`` (the operator of :meth:`Expression.bitand`)."""
+    return lhs.bitwise_and(rhs)
+
+
+def _bitor(lhs: Any, rhs: Any) -> Any:
+    """Return the SQL ``lhs | rhs``."""
+    return lhs.bitwise_or(rhs)
+
+
+def _bitxor(lhs: Any, rhs: Any) -> Any:
+    """Return the SQL ``lhs # rhs``."""
+    return lhs.bitwise_xor(rhs)
+
+
+def _bitleftshift(lhs: Any, rhs: Any) -> Any:
+    """Return the SQL ``lhs << rhs``."""
+    return lhs.bitwise_lshift(rhs)
+
+
+def _bitrightshift(lhs: Any, rhs: Any) -> Any:
+    """Return the SQL ``lhs >> rhs``."""
+    return lhs.bitwise_rshift(rhs)
+
+
+def _is_integer(sql: SQL) -> bool:
+    return isinstance(getattr(sql, "type", None), sa.Integer)
+
+
 class Combined(Expression):
     """Arithmetic on two expressions (``F("a") + 1``, ``2 * F("b")``, ``F("a") ** 2``)."""
 
@@ -230,10 +283,17 @@ class Combined(Expression):
         return (self.lhs, self.rhs)
 
     def resolve(self, scope: Scope) -> SQL:
-        """Return ``lhs <op> rhs``; a power is ``power(lhs, rhs)``."""
+        """Return ``lhs <op> rhs``; a power is ``power(lhs, rhs)``.
+
+        Integers divide as in SQL (and Django): ``7 / 2`` is 3. SQLAlchemy's ``/`` would
+        cast them to numeric for a true division; its ``//`` sends SQL's plain ``/``.
+        """
         lhs, rhs = self.lhs.resolve(scope), self.rhs.resolve(scope)
         if self.op is operator.pow:
             return sa.func.power(lhs, rhs)
+        if self.op is operator.truediv and _is_integer(lhs) and _is_integer(rhs):
+            quotient: SQL = lhs // rhs
+            return quotient
         result: SQL = self.op(lhs, rhs)
         return result
 
@@ -460,13 +520,13 @@ class Exists(Subquery):
         """Return ``EXISTS (subquery)``."""
         return sa.exists(scope.subquery(self.queryset))
 
-    def __invert__(self) -> Expression:
-        return _Not(self)
-
 
 class _Not(Expression):
     def __init__(self, inner: Expression) -> None:
         self.inner = inner
+
+    def children(self) -> Sequence[Expression]:
+        return (self.inner,)
 
     def resolve(self, scope: Scope) -> SQL:
         return sa.not_(self.inner.resolve(scope))

@@ -84,15 +84,34 @@ def insert_many(
 ) -> None:
     """INSERT validated instances with ``RETURNING``: for keys made by the server and for upserts.
 
-    Columns the server fills (defaults, identity keys) are left out where no object sets
-    them; the values the server made are set on the objects, which are then attached to
-    ``session`` as persistent. With ``ignore_conflicts`` only the rows actually inserted
-    are attached.
+    Columns the server fills (defaults, identity keys) are left out for the objects that
+    do not set them: objects are sent in groups by the columns they leave to the server,
+    so an object with its own key and one without go in the same call (Django's
+    ``objs_with_pk`` and ``objs_without_pk``). The values the server made are set on the
+    objects, which are then attached to ``session`` as persistent. With
+    ``ignore_conflicts`` only the rows actually inserted are attached.
     """
+    filled = [c.key for c in written_columns(model.__table__) if server_filled(c)]
+    groups: dict[frozenset[str], list[Any]] = {}
+    for obj in objs:
+        omitted = frozenset(k for k in filled if obj.__dict__.get(k) is None)
+        groups.setdefault(omitted, []).append(obj)
+    for omitted, group in groups.items():
+        _insert_group(session, model, group, omitted, batch_size, conflicts)
+
+
+def _insert_group(
+    session: Session,
+    model: type[Any],
+    objs: Sequence[Any],
+    omitted: frozenset[str],
+    batch_size: int | None,
+    conflicts: Conflicts,
+) -> None:
+    """INSERT objects that all leave the ``omitted`` columns to the server; see :func:`insert_many`."""
     table: sa.Table = model.__table__
     dicts = [o.__dict__ for o in objs]
     writable = written_columns(table)
-    omitted = {c.key for c in writable if server_filled(c) and all(d.get(c.key) is None for d in dicts)}
     columns = [c for c in writable if c.key not in omitted]
     returned = [
         *table.primary_key.columns,

@@ -78,11 +78,15 @@ class SoftDeleteMixin(SQLModel):
         """Return whether the row is soft-deleted."""
         return self.deleted_at is not None
 
-    def delete(self, hard: bool = False) -> None:
-        """Soft-delete this row (or remove it for good with ``hard=True``) in the current unit of work."""
+    def delete(self, hard: bool = False) -> tuple[int, dict[str, int]]:
+        """Soft-delete this row (or remove it for good with ``hard=True``) in the current unit of work.
+
+        Returns:
+            ``(total, {model name: count})`` as Django's ``Model.delete()`` does.
+        """
         from assistant_models.core.persistence import delete_instance
 
-        delete_instance(self, hard=hard)
+        return delete_instance(self, hard=hard)
 
     def restore(self) -> None:
         """Bring a soft-deleted row back.

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from assistant_models.core.base import AssistantModel
     from assistant_models.core.mixins import SoftDeleteMixin
 
-__all__ = ["delete_instance", "restore_instance", "session_for", "translating"]
+__all__ = ["delete_instance", "delete_row", "restore_instance", "session_for", "translating"]
 
 
 @contextmanager
@@ -40,8 +40,12 @@ def session_for(obj: AssistantModel) -> Session:
     return object_session(obj) or current_session()
 
 
-def delete_instance(obj: SoftDeleteMixin, hard: bool = False) -> None:
-    """Soft-delete ``obj`` (or delete its row with ``hard=True``) and flush."""
+def delete_instance(obj: SoftDeleteMixin, hard: bool = False) -> tuple[int, dict[str, int]]:
+    """Soft-delete ``obj`` (or delete its row with ``hard=True``) and flush.
+
+    Returns:
+        ``(total, {model name: count})`` as in Django; nothing for a row already soft-deleted.
+    """
     from sqlalchemy import inspect
 
     if inspect(obj).key is None:
@@ -51,13 +55,12 @@ def delete_instance(obj: SoftDeleteMixin, hard: bool = False) -> None:
         if obj not in session:
             session.add(obj)
         if hard:
-            _hard_delete_instance(session, obj)
-            return
-        else:
-            if obj.deleted_at is not None:
-                return
-            obj.deleted_at = utcnow()
+            return _hard_delete_instance(session, obj)
+        if obj.deleted_at is not None:
+            return 0, {}
+        obj.deleted_at = utcnow()
         session.flush()
+    return 1, {type(obj).__name__: 1}
 
 
 def restore_instance(obj: SoftDeleteMixin) -> None:
@@ -80,8 +83,28 @@ def restore_instance(obj: SoftDeleteMixin) -> None:
         raise ConflictError(f"cannot restore {type(obj).__name__}: {exc}", exc.field) from exc
 
 
-def _hard_delete_instance(session: Session, obj: SoftDeleteMixin) -> None:
+def delete_row(session: Session, obj: AssistantModel) -> tuple[int, dict[str, int]]:
+    """Remove ``obj``'s row (and its cascades) in ``session``; return Django's counts.
+
+    Raises:
+        ValidationError: ``obj`` was never saved.
+        ConflictError: ``obj`` carries a version and the row has moved on (stale).
+    """
+    from sqlalchemy import inspect
+
+    if inspect(obj).key is None:
+        raise ValidationError.single("pk", "only a saved row can be deleted", type(obj).__name__)
+    with translating():
+        if obj not in session:
+            session.add(obj)
+        return _hard_delete_instance(session, obj)
+
+
+def _hard_delete_instance(session: Session, obj: Any) -> tuple[int, dict[str, int]]:
     """Remove ``obj``'s row through the set-based path, which audits it and its cascades.
+
+    Returns:
+        ``(total, {model name: count})``, cascaded rows included; nothing for a pending object.
 
     Raises:
         ConflictError: ``obj`` carries a version and the row has moved on (stale).
@@ -89,17 +112,20 @@ def _hard_delete_instance(session: Session, obj: SoftDeleteMixin) -> None:
     from sqlalchemy import inspect
 
     from assistant_models.core.concerns import ALL
+    from assistant_models.core.paths import primary_key
     from assistant_models.core.queryset import QuerySet
 
     state = inspect(obj)
     if state.pending:
         session.expunge(obj)
-        return
+        return 0, {}
     model: Any = type(obj)
-    lookups = {"pk": state.identity[0]}
+    lookups = dict(zip(primary_key(model), state.identity, strict=True))  # composite keys too
     if getattr(model.__mapper__, "version_id_col", None) is not None:
-        lookups["version"] = obj.version  # type: ignore[attr-defined]
-    if QuerySet(model, visibility=ALL).using(session).filter(**lookups).delete(hard=True)[0] == 0:
+        lookups["version"] = obj.version
+    counts = QuerySet(model, visibility=ALL).using(session).filter(**lookups).delete(hard=True)
+    if counts[0] == 0:
         raise ConflictError(
             f"{model.__name__}: the row was changed or deleted by another transaction", "version"
         )
+    return counts

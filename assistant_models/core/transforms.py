@@ -248,10 +248,16 @@ class KeyIsNull(IsNull):
     """``meta__plan__isnull=True``: the key is missing (as in Django), not a JSON ``null``."""
 
     def as_sql(self) -> SQL:
-        """Return ``NOT (parent ? key)`` or its opposite."""
+        """Return ``NOT (parent ? key) OR parent IS NULL`` (Django's), or ``parent ? key``.
+
+        A document that is SQL NULL has no key either: without ``IS NULL`` the ``NOT``
+        of a NULL test would drop its row.
+        """
         parent, key = _key_parts(self.lhs)
         has = parent.op("?", is_comparison=True)(sa.cast(key, sa.Text))
-        return sa.not_(has) if isinstance(self.rhs, sa.sql.elements.True_) else has
+        if isinstance(self.rhs, sa.sql.elements.True_):
+            return sa.or_(sa.not_(has), parent.is_(None))
+        return has
 
 
 def _key_parts(lhs: SQL) -> tuple[SQL, SQL]:

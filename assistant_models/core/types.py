@@ -60,8 +60,9 @@ def server_now(session: Session) -> datetime:
 #: Timezone-aware timestamp column type (``timestamptz``).
 UTCDateTime = sa.DateTime(timezone=True)
 
-#: JSONB column type, with JSON for other dialects' sake.
-JSONB = sa.JSON().with_variant(pg.JSONB(), "postgresql")
+#: JSONB column type, with JSON for other dialects' sake. ``None`` is SQL NULL, as in Django
+#: and as COPY writes it (``isnull`` finds it); JSON ``null`` is ``sa.JSON.NULL``.
+JSONB = sa.JSON(none_as_null=True).with_variant(pg.JSONB(none_as_null=True), "postgresql")
 
 
 def str_enum(enum_cls: type[enum.Enum], length: int = 32) -> sa.Enum:

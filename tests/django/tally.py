@@ -27,15 +27,16 @@ THEMES: list[tuple[str, str]] = [
     (
         "Silent wrong answers",
         r"always true|keeps rows|deduplicated|shares one join|compare with a literal"
-        r"|drops NULL|sliced update|over a relation|ignores distinct|loses foreign keys",
+        r"|drops NULL|sliced update|over a relation|ignores distinct|loses foreign keys"
+        r"|keep annotations|reuse the filter's join|counts omit|integer division|ignores the related",
     ),
     ("Relation names", r"relation names|QuerySet as lookup value"),
     (
         "Writes",
         r"integer keys|delete\(\) does not return|bulk_create|defaults|RESTRICT"
-        r"|instance \.(save|delete|refresh)",
+        r"|instance \.(save|delete|refresh)|field value",
     ),
-    ("Aggregates", r"aggregate|Count\('\*'\)"),
+    ("Aggregates", r"aggregate|Count\('\*'\)|HAVING"),
     ("Expressions", r"annotate|alias|^F |F\(\)|F bitwise|expression |expressions refused"),
     ("Lookups", r"JSONB|date transforms|regex"),
     ("QuerySet and model API", r"."),

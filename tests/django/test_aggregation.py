@@ -142,12 +142,10 @@ def test_empty_aggregate(d):
     assert Author.objects.all().aggregate() == {}
 
 
-@pytest.mark.xfail(strict=True, reason="aggregate() positional arguments (default aliases) missing")
 def test_single_aggregate(d):
     assert Author.objects.aggregate(Avg("age")) == {"age__avg": pytest.approx(37.4, abs=0.1)}
 
 
-@pytest.mark.xfail(strict=True, reason="aggregate() positional arguments (default aliases) missing")
 def test_multiple_aggregates(d):
     assert Author.objects.aggregate(Sum("age"), Avg("age")) == {
         "age__sum": 337,
@@ -159,7 +157,6 @@ def test_filter_aggregate(d):
     assert Author.objects.filter(age__gt=29).aggregate(Sum("age")) == {"age__sum": 254}
 
 
-@pytest.mark.xfail(strict=True, reason="aggregate() positional arguments (default aliases) missing")
 def test_related_aggregate(d):
     assert Author.objects.aggregate(Avg("friends__age")) == {
         "friends__age__avg": pytest.approx(34.07, abs=0.01)
@@ -192,7 +189,6 @@ def test_aggregate_transform(d):
     assert Store.objects.aggregate(min_month=Min("original_opening__month")) == {"min_month": 3}
 
 
-@pytest.mark.xfail(strict=True, reason="QuerySet.annotate() missing")
 def test_annotate_basic(d):
     assert sorted(b.name for b in Book.objects.annotate().order_by("pk")) == sorted(
         b.name for b in (d.b1, d.b2, d.b3, d.b4, d.b5, d.b6)
@@ -202,7 +198,6 @@ def test_annotate_basic(d):
     assert b.mean_age == 34.5
 
 
-@pytest.mark.xfail(strict=True, reason="QuerySet.annotate() missing")
 def test_annotate_m2m(d):
     qs = Book.objects.filter(rating__lt=4.5).annotate(Avg("authors__age")).order_by("name")
     assert [(b.name, b.authors__age__avg) for b in qs] == [
@@ -266,7 +261,7 @@ def test_reverse_fkey_annotate(d):
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="model instance .pk missing")
+@pytest.mark.xfail(strict=True, reason="values()/values_list() after annotate() keep annotations not named")
 def test_annotate_values(d):
     qs = (
         Book.objects.filter(pk=d.b1.pk)
@@ -278,7 +273,6 @@ def test_annotate_values(d):
     assert list(qs) == [{"name": "The Definitive Guide to Django: Web Development Done Right"}]
 
 
-@pytest.mark.xfail(strict=True, reason="values()/values_list() return lists, not chainable QuerySets")
 def test_values_then_annotate_groups_by_the_values(d):
     qs = (
         Book.objects.values("rating")
@@ -293,7 +287,6 @@ def test_values_then_annotate_groups_by_the_values(d):
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="QuerySet.annotate() missing")
 def test_annotate_over_a_symmetrical_self_relation(d):
     qs = Author.objects.annotate(Avg("friends__age")).order_by("name")
     assert [(a.name, a.friends__age__avg) for a in qs] == [
@@ -327,7 +320,6 @@ def test_count_distinct_expression(d):
     assert aggs["distinct_ratings"] == 4
 
 
-@pytest.mark.xfail(strict=True, reason="QuerySet.annotate() missing")
 def test_aggregate_annotation(d):
     vals = Book.objects.annotate(num_authors=Count("authors__id")).aggregate(Avg("num_authors"))
     assert vals == {"num_authors__avg": pytest.approx(1.66, abs=0.01)}
@@ -378,7 +370,7 @@ def test_filter_across_a_reverse_relation_returns_a_row_per_match(d):
     assert [p.name for p in qs] == ["Apress", "Apress", "Sams", "Prentice Hall"]
 
 
-@pytest.mark.xfail(strict=True, reason="QuerySet.annotate() missing")
+@pytest.mark.xfail(strict=True, reason="annotate() after filter() does not reuse the filter's join")
 def test_filter_before_annotate_restricts_the_aggregate(d):
     qs = (
         Publisher.objects.filter(book__price__lt=Decimal("40.0"))
@@ -389,7 +381,7 @@ def test_filter_before_annotate_restricts_the_aggregate(d):
     assert [p.name for p in qs] == ["Apress"]
 
 
-@pytest.mark.xfail(strict=True, reason="QuerySet.annotate() missing")
+@pytest.mark.xfail(strict=True, reason="filter() on a relation after annotate() goes to HAVING")
 def test_annotation(d):
     qs = (
         Author.objects.annotate(num_friends=Count("friends__id", distinct=True))
@@ -403,7 +395,7 @@ def test_annotation(d):
     assert [b.name for b in qs] == ["Artificial Intelligence: A Modern Approach"]
 
 
-@pytest.mark.xfail(strict=True, reason="QuerySet.annotate() missing")
+@pytest.mark.xfail(strict=True, reason="filter() on a relation after annotate() goes to HAVING")
 def test_more_aggregation(d, save):
     d.b1.authors.append(d.a8)
     save(d.b1)
@@ -435,7 +427,7 @@ def test_even_more_aggregate(d):
     }
 
 
-@pytest.mark.xfail(strict=True, reason="model instance .pk missing")
+@pytest.mark.xfail(strict=True, reason="values()/values_list() after annotate() keep annotations not named")
 def test_annotate_values_list(d):
     qs = Book.objects.filter(pk=d.b1.pk).annotate(mean_age=Avg("authors__age"))
     assert list(qs.values_list("pk", "isbn", "mean_age")) == [(d.b1.id, "159059725", 34.5)]

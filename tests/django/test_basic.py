@@ -23,7 +23,6 @@ from assistant_models import MultipleObjectsReturned, NotFoundError, ValidationE
 port_app = AppBase
 
 
-@pytest.mark.xfail(strict=True, reason="model instance .save() missing")
 def test_object_is_not_written_to_database_until_save_was_called(save):
     a = Article(headline="Parrot programs in Python", pub_date=utc(2005, 7, 28))
     assert a.id is None
@@ -72,13 +71,11 @@ def test_for_datetimefields_saves_as_much_precision_as_was_given(save):
     assert Article.objects.get(id__exact=a8.id).pub_date == utc(2005, 7, 31, 12, 30, 45)
 
 
-@pytest.mark.xfail(strict=True, reason="model instance .pk missing")
 def test_microsecond_precision(save):
     a9 = save(Article(headline="Article 9", pub_date=utc(2005, 7, 31, 12, 30, 45, 180)))
     assert Article.objects.get(pk=a9.pk).pub_date == utc(2005, 7, 31, 12, 30, 45, 180)
 
 
-@pytest.mark.xfail(strict=True, reason="model instance .save() missing")
 def test_saving_an_object_again_does_not_create_a_new_object(save):
     a = Article(headline="original", pub_date=utc(2014, 5, 16))
     a.save()
@@ -100,7 +97,6 @@ def test_querysets_checking_for_membership(save):
     assert Article.objects.filter(id=a.id).exists()
 
 
-@pytest.mark.xfail(strict=True, reason="model instance .save() missing")
 def test_save_primary_with_default(save):
     # An object with a default primary key inserts without a select first.
     obj = PrimaryKeyWithDefault()
@@ -144,7 +140,6 @@ def test_objects_attribute_is_only_available_on_the_class_itself(save):
         a.objects  # noqa: B018
 
 
-@pytest.mark.xfail(strict=True, reason="model instance .refresh_from_db() missing")
 def test_refresh_from_db_reloads_changed_values(save):
     a = save(Article(headline="Parrot programs in Python", pub_date=utc(2005, 7, 28)))
     Article.objects.filter(pk=a.id).update(headline="Parrot programs in Rust")
@@ -152,20 +147,17 @@ def test_refresh_from_db_reloads_changed_values(save):
     assert a.headline == "Parrot programs in Rust"
 
 
-@pytest.mark.xfail(strict=True, reason="model instance .delete() missing")
 def test_instance_delete_removes_the_row(save):
     a = save(Article(headline="Parrot", pub_date=utc(2005, 7, 28)))
     a.delete()
     assert not Article.objects.filter(headline="Parrot").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="model instance .pk missing")
 def test_instances_have_pk(save):
     a = save(Article(headline="Parrot", pub_date=utc(2005, 7, 28)))
     assert a.pk == a.id
 
 
-@pytest.mark.xfail(strict=True, reason="saved instances are unhashable")
 def test_saved_instances_are_hashable(save):
     a = save(Article(headline="Parrot", pub_date=utc(2005, 7, 28)))
     assert hash(a) == hash(Article.objects.get(pk=a.id))

@@ -642,7 +642,6 @@ def json_filter(**kw):
     return list(NullableJSONModel.objects.filter(**kw).order_by("id"))
 
 
-@pytest.mark.xfail(strict=True, reason="JSONB stores None as JSON null, not SQL NULL")
 def test_json_isnull(objs):
     assert json_filter(value__isnull=True) == [objs[0]]
 
