@@ -161,4 +161,3 @@ def _apply_returned(objs: Sequence[Any], returned: list[Any], rows: list[Any], i
     pks = [c.key for c in returned if c.primary_key]
     inserted = {tuple(row[: len(pks)]) for row in rows}
     return [o for o in objs if tuple(o.__dict__.get(k) for k in pks) in inserted]
-
