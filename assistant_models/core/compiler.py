@@ -243,10 +243,21 @@ class Compiler:
         where: list[SQL] = []
         having: list[SQL] = []
         aggregated = {a.name for a in self.query.annotations if a.aggregate}
+
+        def uses_aggregate(part: Leaf | Node | Any) -> bool:
+            leaves = [part] if isinstance(part, Leaf) else part.leaves() if isinstance(part, Node) else []
+            return any(leaf.path.annotation in aggregated for leaf in leaves)
+
         for node in self.query.where:
-            sql = self.node_sql(node, False)
-            uses_aggregate = any(leaf.path.annotation in aggregated for leaf in node.leaves())
-            (having if uses_aggregate else where).append(sql)
+            if not aggregated or not uses_aggregate(node):
+                where.append(self.node_sql(node, False))
+            elif node.connector == Q.AND and not node.negated:
+                # as Django: an AND splits, so conditions on rows stay in WHERE (before grouping)
+                for part in node.children:
+                    single = Node((part,), Q.AND, False)
+                    (having if uses_aggregate(part) else where).append(self.node_sql(single, False))
+            else:
+                having.append(self.node_sql(node, False))
         where.extend(self.query.raw_where)
         where.extend(condition for _, condition in self.query.bound_where)
         visible = visibility(self.entity, self.model, self.query.visibility)

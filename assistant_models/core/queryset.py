@@ -322,9 +322,24 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
             raise FieldError(problems, self.model.__name__)
         return tuple(result)
 
+    def _with_values(self, fields: Sequence[str], expressions: dict[str, Any]) -> Query:
+        """Return the query selecting ``fields``; annotations made before and not named become aliases."""
+        values = self._fields(fields, expressions)
+        query = self.query
+        if fields or expressions:
+            named = {name for name, _ in values}
+            kept = tuple(
+                a
+                if a.name in named or not a.selected
+                else a.__class__(a.name, a.expression, False, a.type_, a.group)
+                for a in query.annotations
+            )
+            query = query.clone(annotations=kept)
+        return query.clone(values=values)
+
     def values(self, *fields: str, **expressions: Any) -> QuerySet[Any]:
         """Return a QuerySet of dicts of ``fields`` (paths and expressions; all but secrets by default)."""
-        clone = self._chain(self.query.clone(values=self._fields(fields, expressions)))
+        clone = self._chain(self._with_values(fields, expressions))
         clone._iterable = DICTS
         return clone
 
@@ -334,7 +349,7 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
             raise ValidationError.single("flat", "flat and named cannot be used together")
         if flat and len(fields) > 1:
             raise ValidationError.single("flat", "needs exactly one field")
-        clone = self._chain(self.query.clone(values=self._fields(fields, {})))
+        clone = self._chain(self._with_values(fields, {}))
         clone._iterable = FLAT if flat else NAMED if named else TUPLES
         return clone
 

@@ -261,7 +261,6 @@ def test_reverse_fkey_annotate(d):
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="values()/values_list() after annotate() keep annotations not named")
 def test_annotate_values(d):
     qs = (
         Book.objects.filter(pk=d.b1.pk)
@@ -381,7 +380,6 @@ def test_filter_before_annotate_restricts_the_aggregate(d):
     assert [p.name for p in qs] == ["Apress"]
 
 
-@pytest.mark.xfail(strict=True, reason="filter() on a relation after annotate() goes to HAVING")
 def test_annotation(d):
     qs = (
         Author.objects.annotate(num_friends=Count("friends__id", distinct=True))
@@ -395,7 +393,6 @@ def test_annotation(d):
     assert [b.name for b in qs] == ["Artificial Intelligence: A Modern Approach"]
 
 
-@pytest.mark.xfail(strict=True, reason="filter() on a relation after annotate() goes to HAVING")
 def test_more_aggregation(d, save):
     d.b1.authors.append(d.a8)
     save(d.b1)
@@ -427,7 +424,6 @@ def test_even_more_aggregate(d):
     }
 
 
-@pytest.mark.xfail(strict=True, reason="values()/values_list() after annotate() keep annotations not named")
 def test_annotate_values_list(d):
     qs = Book.objects.filter(pk=d.b1.pk).annotate(mean_age=Avg("authors__age"))
     assert list(qs.values_list("pk", "isbn", "mean_age")) == [(d.b1.id, "159059725", 34.5)]
