@@ -292,3 +292,14 @@ def test_avg_of_integers_is_a_float_and_of_decimals_a_decimal(shelf):
 def test_server_clock_expressions(shelf):
     assert Book.objects.annotate(now=Now()).first().now.tzinfo is not None
     assert Author.objects.aggregate(Avg("age"), Min("age")) == {"age__avg": 40, "age__min": 30}
+
+
+def test_querysets_combine_with_or_and_and_keeping_each_sides_values(shelf):
+    long_or_top = Book.objects.filter(pages__gt=150) | Book.objects.filter(rating__gte=5.0)
+    assert sorted(b.title for b in long_or_top) == ["Beta", "Delta", "Gamma"]
+    both = Book.objects.filter(pages__gt=90) & Book.objects.filter(rating__lt=4.0)
+    assert [b.title for b in both] == ["Beta"]
+    assert [b.title for b in Book.objects.none() | Book.objects.filter(title="Alpha")] == ["Alpha"]
+    assert list(Book.objects.all() & Book.objects.none()) == []
+    with pytest.raises(ValidationError):
+        Book.objects.all() | Author.objects.all()

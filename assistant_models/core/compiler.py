@@ -170,6 +170,8 @@ class Compiler:
                 parts.append(self.node_sql(child, inside, inline, under_not))
             else:
                 parts.append(child.resolve(self))
+        if not parts:  # an empty tree: no condition
+            return sa.false() if node.negated else sa.true()
         combined = sa.or_(*parts) if node.connector == Q.OR else sa.and_(*parts)
         return sa.not_(combined) if node.negated else combined
 

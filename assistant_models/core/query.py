@@ -218,6 +218,37 @@ class Query:
             where=(*self.where, built), params={**self.params, **builder.params}, groups=self.groups + 1
         )
 
+    def combine(self, other: Query, connector: str) -> Query:
+        """Return the rows of this query AND/OR those of ``other`` (``qs1 & qs2``, ``qs1 | qs2``).
+
+        Both queries keep their own joins: ``other``'s parameters and join groups are
+        renumbered after this one's, as Django keeps the joins of each side.
+
+        Raises:
+            ValidationError: The queries are of different models, sliced, combined, or
+                differ in distinctness or annotations.
+        """
+        problem = _combine_problem(self, other)
+        if problem:
+            raise ValidationError.single("other", problem, self.model.__name__)
+        if connector == Q.OR and (self.empty or other.empty):
+            return other if self.empty else self
+        if connector == Q.AND and (self.empty or other.empty):
+            return self.clone(empty=True)
+        right, params = _renumbered(other, len(self.params), self.groups)
+        left = Node((*self.where, *(RawSQL(c) for c in self.raw_where)), Q.AND, False)
+        sides = tuple(side for side in (left, right) if side.children)
+        if connector == Q.OR and len(sides) < 2:
+            combined: tuple[Node, ...] = ()  # one side has no condition: every row matches
+        else:
+            combined = (Node(sides, connector, False),) if sides else ()
+        return self.clone(
+            where=combined,
+            raw_where=(),
+            params={**self.params, **params},
+            groups=self.groups + other.groups,
+        )
+
     def add_ordering(self, items: Sequence[str | Expression], problems: list[str]) -> tuple[OrderBy, ...]:
         """Return ``items`` as orderings, checking names; problems go to ``problems``."""
         result: list[OrderBy] = []
@@ -345,3 +376,37 @@ def check_rows(value: int, what: str) -> int:
     if value > MAX_ROWS:
         raise ValidationError.single("slice", f"{what} is larger than {MAX_ROWS}")
     return value
+
+
+def _combine_problem(left: Query, right: Query) -> str | None:
+    if left.model is not right.model:
+        return f"cannot combine a {left.model.__name__} query with a {right.model.__name__} one"
+    if left.is_sliced or right.is_sliced or left.combinator or right.combinator:
+        return "cannot combine sliced or combined QuerySets"
+    if left.distinct != right.distinct or left.distinct_on or right.distinct_on:
+        return "cannot combine a distinct QuerySet with one that is not"
+    if right.annotations or right.bound_where or right.values is not None:
+        return "the right-hand QuerySet cannot carry annotations, values() or bound conditions"
+    return None
+
+
+def _renumbered(query: Query, first_param: int, first_group: int) -> tuple[Node, dict[str, Any]]:
+    """Return ``query``'s conditions as one tree, parameters and join groups renumbered after others."""
+    params: dict[str, Any] = {}
+    counter = [first_param]
+
+    def leaf(old: Leaf) -> Leaf:
+        name = f"am{counter[0]}"
+        counter[0] += 1
+        if old.kind == "param":
+            params.update(old.path.lookup.parameters(old.value, name))
+        return Leaf(old.path, old.value, old.kind, old.shape, name, old.group + first_group, old.written)
+
+    def node(old: Node) -> Node:
+        children = tuple(
+            leaf(c) if isinstance(c, Leaf) else node(c) if isinstance(c, Node) else c for c in old.children
+        )
+        return Node(children, old.connector, old.negated)
+
+    tree = Node((*query.where, *(RawSQL(c) for c in query.raw_where)), Q.AND, False)
+    return node(tree), params

@@ -397,6 +397,19 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
             Query(self.model, self.query.visibility, values=self.query.values, combinator=(kind, parts, all))
         )
 
+    def _merged(self, other: object, connector: str) -> Self:
+        if not isinstance(other, QuerySet):
+            return NotImplemented  # type: ignore[no-any-return]
+        return self._chain(self.query.combine(other.query, connector))
+
+    def __and__(self, other: QuerySet[Any]) -> Self:
+        """Return the rows in both QuerySets (their conditions joined with AND)."""
+        return self._merged(other, Q.AND)
+
+    def __or__(self, other: QuerySet[Any]) -> Self:
+        """Return the rows in either QuerySet (their conditions joined with OR)."""
+        return self._merged(other, Q.OR)
+
     def union(self, *others: QuerySet[Any], all: bool = False) -> Self:
         """Return the rows of this QuerySet and of ``others`` (duplicates dropped unless ``all``)."""
         return self._combine("union", others, all)

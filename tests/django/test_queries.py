@@ -92,7 +92,6 @@ def test_ticket1050_isnull_across_many_to_many(d):
     assert list(Item.objects.filter(tags__id__isnull=True)) == [d.i3]
 
 
-@pytest.mark.xfail(strict=True, reason="QuerySet | and & operators missing")
 def test_ticket1801_reverse_foreign_key_by_object(d):
     assert list(Author.objects.filter(item=d.i2)) == [d.a2]
     assert list(Author.objects.filter(item=d.i3)) == [d.a2]
@@ -133,7 +132,6 @@ def test_count_agrees_with_len_across_a_many_valued_join(d):
     assert qs.distinct().count() == 2
 
 
-@pytest.mark.xfail(strict=True, reason="QuerySet | and & operators missing")
 def test_tickets_2080_3592_or_across_relations(d):
     assert list(Author.objects.filter(item__name="one") | Author.objects.filter(name="a3")) == [d.a1, d.a3]
     assert list(Author.objects.filter(Q(item__name="one") | Q(name="a3"))) == [d.a1, d.a3]
@@ -174,7 +172,6 @@ def test_ticket7323_values_count(d):
     assert Item.objects.values("creator", "name").count() == 4
 
 
-@pytest.mark.xfail(strict=True, reason="QuerySet | and & operators missing")
 def test_ticket2253_or_and_of_querysets(d):
     q1 = Item.objects.order_by("name")
     q2 = Item.objects.filter(id=d.i1.id)
@@ -226,7 +223,6 @@ def test_ticket7076_exclude_keeps_null_rows(d):
     assert list(Tag.objects.exclude(parent__name=d.t1.name)) == [d.t1, d.t4, d.t5]
 
 
-@pytest.mark.xfail(strict=True, reason="QuerySet | and & operators missing")
 def test_ticket7181_none_combined_with_querysets(d):
     assert len(list(Tag.objects.order_by("parent__name"))) == 5
     assert list(Note.objects.none() | Note.objects.all()) == [d.n1, d.n2, d.n3]
@@ -253,7 +249,6 @@ def test_ticket10432_in_with_a_generator(d):
     assert list(Author.objects.filter(pk__in=gen())) == [d.a1, d.a2]
 
 
-@pytest.mark.xfail(strict=True, reason="QuerySet | and & operators missing")
 def test_ticket10742_queryset_as_in_value(d):
     subq = Author.objects.filter(num__lt=3000)
     assert list(Author.objects.filter(pk__in=subq)) == [d.a1, d.a2]
