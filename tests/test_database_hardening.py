@@ -6,13 +6,13 @@ import logging
 import multiprocessing
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, text
+from scratch import scratch_database
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from assistant_models import Database
@@ -140,16 +140,8 @@ def test_the_log_filter_is_installed_by_database_not_on_import():
 @pytest.fixture(scope="module")
 def shared_scratch_url(database: Database) -> Iterator[str]:
     """Yield a scratch database for this module's committing tests; drop it afterwards."""
-    name = f"am_hardening_{uuid.uuid4().hex[:10]}"
-    server = create_engine(_url(database), isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield database.engine.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with server.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        server.dispose()
+    with scratch_database(database, "am_hardening") as url:
+        yield url
 
 
 @pytest.fixture
