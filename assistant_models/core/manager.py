@@ -41,7 +41,6 @@ class Manager(QuerySet[M]):
         if visibility not in (LIVE, ALL, DELETED):
             raise ValueError(f"visibility must be {LIVE!r}, {ALL!r} or {DELETED!r}")
         super().__init__(None, visibility)
-        self._visibility = visibility
         self._bound: dict[type[Any], Any] = {}
         self.name = ""
 
@@ -55,7 +54,7 @@ class Manager(QuerySet[M]):
             )
         bound = self._bound.get(owner)
         if bound is None:
-            bound = self._chain(Query(owner, self._visibility))
+            bound = self._chain(Query(owner, self.query.visibility))
             bound.model = owner
             bound._root_query = bound.query
             bound._bound = {}
@@ -77,4 +76,4 @@ class Manager(QuerySet[M]):
 
     def __repr__(self) -> str:
         model = getattr(self.model, "__name__", "unbound")
-        return f"<{type(self).__name__} {model} {self._visibility}>"
+        return f"<{type(self).__name__} {model} {self.query.visibility}>"

@@ -10,7 +10,7 @@ joins and columns.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import pydantic
@@ -104,7 +104,6 @@ def _identity(value: Any) -> Any:
     return value
 
 
-@cache
 def type_coercer(type_: TypeEngine[Any]) -> Coercer:
     """Return a converter to the Python type of a SQL type (values pass as they are when unknown)."""
     if isinstance(type_, sa.JSON):
@@ -188,7 +187,9 @@ def describe(model: Any, path: str, annotations: dict[str, TypeEngine[Any]] | No
     return _describe(model, path, frozen, generation())
 
 
-@cache
+#: Paths of annotated queries carry their annotations' types, new objects per query: the
+#: cache is bounded so a long-running process does not keep every one of them.
+@lru_cache(maxsize=4096)
 def _describe(
     model: Any, path: str, annotations: tuple[tuple[str, TypeEngine[Any]], ...], vocabulary: int
 ) -> Path:

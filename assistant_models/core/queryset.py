@@ -550,9 +550,7 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
             column = getattr(compiler.entity, keys[0])
             stmt = compiler.select(ordered=False).where(column == sa.bindparam("am_key", type_=column.type))
             _STATEMENTS.put(cache_key, stmt)
-        with translating():
-            result = self.session.execute(stmt, {"am_key": key}, execution_options=self._visibility_options())
-        row = result.scalars().first()
+        row = self.execute(stmt, {"am_key": key}).scalars().first()
         if row is None:
             raise self.model.DoesNotExist(f"{self.model.__name__} matching the query does not exist")
         return row
