@@ -294,7 +294,15 @@ def test_aware_datetimes_in_any_zone_are_accepted(db_session):
 def client_clock_an_hour_behind(monkeypatch):
     """Make every client-side clock of the package run an hour behind the server's."""
     behind = lambda: datetime.now(UTC) - timedelta(hours=1)  # noqa: E731
-    for module in ("core.types", "models.identity.auth_sessions", "models.identity.api_keys"):
+    modules = (
+        "core.types",
+        "core.persistence",
+        "models.work",
+        "models.identity.users",
+        "models.identity.auth_sessions",
+        "models.identity.api_keys",
+    )
+    for module in modules:
         monkeypatch.setattr(f"assistant_models.{module}.utcnow", behind, raising=False)
 
 
@@ -321,6 +329,37 @@ def test_a_revoked_key_is_revoked_by_the_server_clock(db_session, client_clock_a
     ApiKey.objects.revoke(key)
     server = db_session.execute(text("SELECT clock_timestamp()")).scalar_one()
     assert key.revoked_at is not None and abs(key.revoked_at - server) < timedelta(minutes=1)
+
+
+def _near_the_server_clock(db_session, *stamps):
+    server = db_session.execute(text("SELECT clock_timestamp()")).scalar_one()
+    for stamp in stamps:
+        assert stamp is not None and abs(stamp - server) < timedelta(minutes=1), (stamp, server)
+
+
+def test_task_lifecycle_stamps_follow_the_server_clock(db_session, client_clock_an_hour_behind):
+    task = Task.objects.enqueue("clocked")
+    Task.objects.start(task, worker="w")
+    Task.objects.complete(task)
+    _near_the_server_clock(db_session, task.started_at, task.completed_at)
+    cancelled = Task.objects.cancel(Task.objects.enqueue("cancelled"))
+    _near_the_server_clock(db_session, cancelled.completed_at)
+
+
+def test_a_retried_task_runs_after_a_delay_on_the_server_clock(db_session, client_clock_an_hour_behind):
+    task = Task.objects.enqueue("retried", max_retries=3)
+    Task.objects.start(task, worker="w")
+    Task.objects.fail(task, "boom")
+    # a client clock an hour behind would make run_after an hour early: due at once
+    assert not Task.objects.due().filter(pk=task.id).exists()
+    assert task.run_after is not None and task.run_after > db_session.execute(text("SELECT now()")).scalar_one()
+
+
+def test_soft_delete_and_email_verification_stamp_the_server_clock(db_session, client_clock_an_hour_behind):
+    user = User.objects.verify_email(_user())
+    task = Task.objects.enqueue("deleted")
+    task.delete()
+    _near_the_server_clock(db_session, user.email_verified_at, task.deleted_at)
 
 
 @pytest.mark.parametrize(

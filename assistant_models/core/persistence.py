@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, object_session
 
 from assistant_models.core.base import NUL_MESSAGE
 from assistant_models.core.context import current_session
-from assistant_models.core.types import utcnow
+from assistant_models.core.concerns import SoftDelete, concern
+from assistant_models.core.types import server_now
 from assistant_models.exceptions import AssistantModelsError, ConflictError, ValidationError, translate
 
 if TYPE_CHECKING:
@@ -56,15 +57,17 @@ def delete_instance(obj: SoftDeleteMixin, hard: bool = False) -> tuple[int, dict
             session.add(obj)
         if hard:
             return _hard_delete_instance(session, obj)
-        if obj.deleted_at is not None:
+        column = concern(type(obj), SoftDelete).column
+        if getattr(obj, column) is not None:
             return 0, {}
-        obj.deleted_at = utcnow()
+        # the server's clock, the one every query compares deletion times with
+        setattr(obj, column, server_now(session))
         session.flush()
     return 1, {type(obj).__name__: 1}
 
 
 def restore_instance(obj: SoftDeleteMixin) -> None:
-    """Clear ``deleted_at`` in a savepoint, so a unique collision leaves the transaction usable.
+    """Clear the soft-delete mark in a savepoint, so a unique collision leaves the transaction usable.
 
     Raises:
         ConflictError: A live row already holds one of ``obj``'s unique values.
@@ -73,11 +76,12 @@ def restore_instance(obj: SoftDeleteMixin) -> None:
     session = session_for(obj)  # type: ignore[arg-type]
     if obj not in session:
         raise ValidationError.single("id", "only a saved row can be restored", type(obj).__name__)
-    if obj.deleted_at is None:
+    column = concern(type(obj), SoftDelete).column
+    if getattr(obj, column) is None:
         return
     try:
         with translating(), session.begin_nested():
-            obj.deleted_at = None
+            setattr(obj, column, None)
     except ConflictError as exc:
         # the savepoint's rollback expired the change: the row reloads as still deleted
         raise ConflictError(f"cannot restore {type(obj).__name__}: {exc}", exc.field) from exc

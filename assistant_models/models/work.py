@@ -22,7 +22,7 @@ from assistant_models.core.mixins import (
     UUIDPrimaryKeyMixin,
     VersionMixin,
 )
-from assistant_models.core.types import JSONB, UTCDateTime, str_enum, utcnow
+from assistant_models.core.types import JSONB, UTCDateTime, server_now, str_enum
 from assistant_models.exceptions import InvalidTransition, ValidationError
 
 if TYPE_CHECKING:
@@ -113,13 +113,13 @@ class TaskManager(Manager["Task"]):
 
     def start(self, task: Task, worker: str | None = None) -> Task:
         """Move ``task`` from pending to running."""
-        task.move_to(TaskStatus.RUNNING, utcnow())
+        task.move_to(TaskStatus.RUNNING, server_now(self.session))
         task.claimed_by = worker
         return self._save(task)
 
     def complete(self, task: Task, results: dict[str, Any] | None = None) -> Task:
         """Move ``task`` from running to completed, keeping ``results``."""
-        task.move_to(TaskStatus.COMPLETED, utcnow())
+        task.move_to(TaskStatus.COMPLETED, server_now(self.session))
         task.results = results
         task.error = None
         return self._save(task)
@@ -133,7 +133,7 @@ class TaskManager(Manager["Task"]):
         characters PostgreSQL cannot store replaced, so a failure is always recorded
         and the task never stays running.
         """
-        now = utcnow()
+        now = server_now(self.session)  # run_after is compared with the server's now()
         if retry and task.retry_count < task.max_retries:
             task.move_to(TaskStatus.PENDING, now)
             task.retry_count += 1
@@ -145,7 +145,7 @@ class TaskManager(Manager["Task"]):
 
     def cancel(self, task: Task) -> Task:
         """Cancel a pending or running task."""
-        task.move_to(TaskStatus.CANCELLED, utcnow())
+        task.move_to(TaskStatus.CANCELLED, server_now(self.session))
         return self._save(task)
 
     def overdue(self) -> TaskManager:

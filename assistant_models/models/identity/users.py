@@ -21,7 +21,7 @@ from assistant_models.core.mixins import (
     TimestampMixin,
     UUIDPrimaryKeyMixin,
 )
-from assistant_models.core.types import JSONB, UTCDateTime, str_enum, utcnow
+from assistant_models.core.types import JSONB, UTCDateTime, server_now, str_enum
 from assistant_models.exceptions import ValidationError
 from assistant_models.models.identity.passwords import (
     check_password,
@@ -103,7 +103,7 @@ class UserManager(Manager["User"]):
     def verify_email(self, user: User) -> User:
         """Mark ``user``'s email as verified now (kept if already verified)."""
         if user.email_verified_at is None:
-            user.email_verified_at = utcnow()
+            user.email_verified_at = server_now(self.session)
         return self._save(user)
 
     def activate(self, user: User) -> User:
