@@ -327,5 +327,6 @@ def _refuse_io_outside_bridge(state: ORMExecuteState) -> None:
         )
     raise AsyncUsageError(
         "a synchronous call sent SQL in an async unit of work: await its a-prefixed twin "
-        "(acount() for count(), aclaim_next() for claim_next())"
+        "(acount() for count(), aclaim_next() for claim_next()), or run other sync code "
+        "(obj.delete(), obj.save()) with `await assistant_models.aio.run_bridged(fn)`"
     )

@@ -53,7 +53,8 @@ def server_now(session: Session) -> datetime:
     behind or ahead would be off by the skew. ``clock_timestamp()`` rather than
     ``now()`` (the transaction's start), so two moments of one transaction differ.
     """
-    now: datetime = session.execute(sa.select(sa.func.clock_timestamp())).scalar_one()
+    with session.no_autoflush:  # reading the clock is no reason to flush pending changes
+        now: datetime = session.execute(sa.select(sa.func.clock_timestamp())).scalar_one()
     return now
 
 
