@@ -13,7 +13,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.orm import MANYTOONE, Mapper, ORMExecuteState, Session, UOWTransaction, with_loader_criteria
+from sqlalchemy.orm import (
+    MANYTOONE,
+    InstanceState,
+    Mapper,
+    ORMExecuteState,
+    Session,
+    UOWTransaction,
+    with_loader_criteria,
+)
 from sqlalchemy.sql.elements import ClauseElement
 
 from assistant_models import exceptions
@@ -27,6 +35,7 @@ from assistant_models.core.base import (
     validate_fields,
 )
 from assistant_models.core.concerns import LIVE, Audited, SoftDelete, concern, concerns_of
+from assistant_models.core.direct import allow_listener
 from assistant_models.core.tracking import document_keys, track, track_documents
 from assistant_models.exceptions import ValidationError
 
@@ -49,11 +58,11 @@ def install() -> None:
             return
         event.listen(Session, "before_flush", _validate_before_flush)
         event.listen(Session, "after_flush", _audit_after_flush)
-        event.listen(Session, "do_orm_execute", _hide_soft_deleted)
+        event.listen(Session, "do_orm_execute", allow_listener(_hide_soft_deleted))
         event.listen(Mapper, "after_configured", _load_live_relations_by_sql)
         event.listen(Mapper, "after_configured", _keep_history_of_audited)
-        event.listen(Mapper, "load", _track_loaded)
-        event.listen(Mapper, "refresh", _track_loaded)
+        event.listen(Mapper, "load", allow_listener(_track_loaded), raw=True)
+        event.listen(Mapper, "refresh", _track_loaded, raw=True)
         event.listen(Session, "after_attach", _track_attached)
         event.listen(Mapper, "after_configured", _track_assigned_documents)
         _installed = True
@@ -168,7 +177,8 @@ def _validate_before_flush(session: Session, flush_context: UOWTransaction, inst
             _check_write(obj, "delete")
 
 
-def _track_loaded(obj: Any, *args: Any) -> None:
+def _track_loaded(state: InstanceState[Any], *args: Any) -> None:
+    obj = state.obj()
     if isinstance(obj, AssistantModel):
         track_documents(obj)
 

@@ -10,8 +10,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, object_session
 
 from assistant_models.core.base import NUL_MESSAGE
-from assistant_models.core.context import current_session
 from assistant_models.core.concerns import SoftDelete, concern
+from assistant_models.core.context import current_session
 from assistant_models.core.types import server_now
 from assistant_models.exceptions import AssistantModelsError, ConflictError, ValidationError, translate
 

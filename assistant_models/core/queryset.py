@@ -22,6 +22,7 @@ from assistant_models.core.aio import AsyncQuerySetMixin
 from assistant_models.core.compiler import Compiler
 from assistant_models.core.concerns import LIVE
 from assistant_models.core.context import current_session
+from assistant_models.core.direct import direct_read
 from assistant_models.core.events import HANDLED, INCLUDE_DELETED, install
 from assistant_models.core.expressions import Expression, F, Q, as_expression
 from assistant_models.core.pagination import CursorPage, Page, cursor_paginate, paginate
@@ -470,10 +471,36 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
         """Run the query once and keep the rows; clones start empty."""
         if self._result_cache is not None:
             return self._result_cache
-        rows = [] if self.query.empty else self._rows(self.execute(self.statement()))
+        rows = [] if self.query.empty else self._read()
         if self._keeps_rows:
             self._result_cache = rows
         return rows
+
+    def _read(self) -> list[Any]:
+        """Run this QuerySet's statement and return its items, directly when nothing needs the ORM."""
+        query = self.query
+        loaders = query.select_related or query.prefetch_related or query.only or query.defer
+        if query.shape is not None and not loaders:
+            stmt = self.statement()
+            mapper = sa.inspect(self.model) if self._iterable == MODELS else None
+            with translating():
+                rows = direct_read(self.session, stmt, query.params, mapper)
+            if rows is not None:
+                return rows if mapper is not None else self._shape(rows)
+            return self._rows(self.execute(stmt))
+        return self._rows(self.execute(self.statement()))
+
+    def _shape(self, rows: list[tuple[Any, ...]]) -> list[Any]:
+        """Turn plain row tuples into the items of a ``values()``/``values_list()`` QuerySet."""
+        if self._iterable == TUPLES:
+            return rows
+        if self._iterable == FLAT:
+            return [row[0] for row in rows]
+        names = [name for name, _ in self.query.values or ()]
+        if self._iterable == DICTS:
+            return [dict(zip(names, row, strict=True)) for row in rows]
+        Row = namedtuple("Row", names, rename=True)  # type: ignore[misc]
+        return [Row(*row) for row in rows]
 
     def _rows(self, result: Any) -> list[Any]:
         """Turn a result into the items this QuerySet yields."""
@@ -522,7 +549,7 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
         qs = self.filter(*args, **kwargs) if args or kwargs else self
         if not qs.query.is_sliced:
             qs = qs.order_by()[:21]  # enough to tell "one" from "many", and say how many
-        rows = qs._fetch() if qs._iterable != MODELS else qs._rows(qs.execute(qs.statement()))
+        rows = qs._fetch() if qs._iterable != MODELS else qs._read()
         if not rows:
             raise self.model.DoesNotExist(f"{self.model.__name__} matching the query does not exist")
         if len(rows) > 1:
@@ -550,7 +577,11 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
             column = getattr(compiler.entity, keys[0])
             stmt = compiler.select(ordered=False).where(column == sa.bindparam("am_key", type_=column.type))
             _STATEMENTS.put(cache_key, stmt)
-        row = self.execute(stmt, {"am_key": key}).scalars().first()
+        with translating():
+            rows = direct_read(self.session, stmt, {"am_key": key}, sa.inspect(self.model))
+        if rows is None:
+            rows = list(self.execute(stmt, {"am_key": key}).scalars())
+        row = rows[0] if rows else None
         if row is None:
             raise self.model.DoesNotExist(f"{self.model.__name__} matching the query does not exist")
         return row
