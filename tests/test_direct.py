@@ -10,20 +10,21 @@ from sqlalchemy import event, inspect
 
 from assistant_models.core import direct
 from assistant_models.exceptions import AssistantModelsError
-from assistant_models.models import Task, User
+from assistant_models.models import AuthSession, Task, User
 
 
 @pytest.fixture
 def direct_reads(monkeypatch):
-    """Count the reads that took the direct path."""
+    """Collect the SELECTs that took the direct path."""
     taken: list[str] = []
-    original = direct.DirectRead.rows
+    original = direct.DirectStatement.rows
 
     def counting(self, connection, params):
-        taken.append(self.sql)
+        if self.sql.lstrip().startswith("SELECT"):
+            taken.append(self.sql)
         return original(self, connection, params)
 
-    monkeypatch.setattr(direct.DirectRead, "rows", counting)
+    monkeypatch.setattr(direct.DirectStatement, "rows", counting)
     return taken
 
 
@@ -142,3 +143,22 @@ def test_a_database_error_is_translated(db_session, direct_reads):
     with pytest.raises(AssistantModelsError):
         list(Task.objects.filter(title__regex="("))  # PostgreSQL refuses the pattern
     assert direct_reads
+
+
+def test_create_and_update_run_directly_and_return_what_the_server_made(db_session, monkeypatch):
+    sent: list[str] = []
+    original = direct.DirectStatement.rows
+
+    def counting(self, connection, params):
+        sent.append(self.sql.lstrip().split()[0])
+        return original(self, connection, params)
+
+    monkeypatch.setattr(direct.DirectStatement, "rows", counting)
+    owner = _owner()  # audited: INSERT in a CTE with its audit row
+    session = AuthSession.objects.start(owner)[0]  # not audited: a plain INSERT ... RETURNING
+    assert session.created_at is not None and session.id is not None
+    assert AuthSession.objects.filter(pk=session.id).update(user_agent="direct agent") == 1
+    assert AuthSession.objects.filter(pk=session.id).update(user_agent="again") == 1
+    assert sent.count("INSERT") >= 1 and sent.count("UPDATE") == 2
+    db_session.expunge_all()
+    assert AuthSession.objects.get(pk=session.id).user_agent == "again"

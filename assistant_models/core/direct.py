@@ -1,11 +1,12 @@
-"""Direct reads: a statement compiled once, run on the driver's cursor, rows made into instances.
+"""Direct statements: compiled once, run on the driver's cursor, rows made into instances.
 
-Most of the time of a small read in SQLAlchemy goes into its execution pipeline (cache
-key, execution context, result metadata) and its ORM loading, not into PostgreSQL. For
-the statements a QuerySet builds once per query shape, this module keeps what that
+Most of the time of a small read or write in SQLAlchemy goes into its execution
+pipeline (cache key, execution context, result metadata) and its ORM loading, not into
+PostgreSQL. For the statements the package builds once and reuses (a QuerySet's per
+query shape, ``create()``'s INSERT, ``update()``'s UPDATE), this module keeps what that
 pipeline would produce anyway: the SQL string, the parameter values the statement
 carries, the bind and result processors of the column types, and which result columns
-are the model's attributes. A read then costs one ``cursor.execute``, the type
+are the model's attributes. A statement then costs one ``cursor.execute``, the type
 conversions, and for models the same identity-map bookkeeping SQLAlchemy's loader does:
 
 - an instance already in the session's identity map is returned as it is (its expired
@@ -13,13 +14,14 @@ conversions, and for models the same identity-map bookkeeping SQLAlchemy's loade
 - a new instance is registered in the identity map, committed (so later changes are
   tracked and flushed) and announced through the mapper's ``load`` event.
 
-The direct path steps aside, and the ORM runs the statement as usual, whenever
+The direct path steps aside, and SQLAlchemy runs the statement as usual, whenever
 something could observe the difference: a driver other than psycopg2 (the async
 bridge), SQL logging, cursor-execute events on the engine, ``do_orm_execute`` or
 ``loaded_as_persistent`` listeners other than the package's own, mapper ``load``
-listeners other than its own, deferred columns, relationship loaders, or parameters
-SQLAlchemy expands at execution (``IN`` lists). Driver errors are translated as they
-are on the ORM path, and a lost connection is invalidated.
+listeners other than its own, deferred columns, relationship loaders, parameters
+SQLAlchemy expands at execution (``IN`` lists) or column defaults it computes in
+Python. Pending changes are flushed first (autoflush), driver errors are translated as
+they are on the usual path, and a lost connection is invalidated.
 
 It relies on a few SQLAlchemy internals (the compiled statement's result columns and
 bind processors, the identity map's registration), stable within the 2.1 series the
@@ -36,18 +38,20 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Mapper, Session, attributes
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import ClauseElement
 
 from assistant_models.exceptions import translate
 
-__all__ = ["DirectRead", "allow_listener", "direct_read"]
+__all__ = ["DirectStatement", "allow_listener", "direct_read", "direct_rows"]
 
 Processor = Callable[[Any], Any] | None
 
 #: The package's own listeners: their presence does not turn the direct path off.
 _OWN_LISTENERS: set[Any] = set()
 
-_PLANS: weakref.WeakKeyDictionary[Select[Any], dict[Dialect, DirectRead | None]] = weakref.WeakKeyDictionary()
+_PLANS: weakref.WeakKeyDictionary[
+    ClauseElement, dict[tuple[Dialect, Mapper[Any] | None], DirectStatement | None]
+] = weakref.WeakKeyDictionary()
 _PLANS_LOCK = threading.Lock()
 
 
@@ -57,7 +61,7 @@ def allow_listener(fn: Any) -> Any:
     return fn
 
 
-class DirectRead:
+class DirectStatement:
     """One statement as the driver runs it, and how its rows become values or instances.
 
     Attributes:
@@ -89,13 +93,17 @@ class DirectRead:
         self.processors: tuple[Processor, ...] | None = None  # from the first cursor description
 
     @classmethod
-    def prepare(cls, stmt: Select[Any], dialect: Dialect, mapper: Mapper[Any] | None) -> DirectRead | None:
+    def prepare(
+        cls, stmt: ClauseElement, dialect: Dialect, mapper: Mapper[Any] | None
+    ) -> DirectStatement | None:
         """Compile ``stmt`` for ``dialect``; ``None`` when only SQLAlchemy's pipeline can run it."""
         compiled: Any = stmt.compile(dialect=dialect)
         if compiled.positional or compiled.escaped_bind_names or compiled.literal_execute_params:
             return None
         if compiled.post_compile_params or "POSTCOMPILE" in compiled.string:
-            return None
+            return None  # IN lists SQLAlchemy expands at execution
+        if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
+            return None  # column defaults computed in Python at execution
         processors = compiled._bind_processors
         defaults: dict[str, Any] = {}
         for bind, name in compiled.bind_names.items():
@@ -219,7 +227,7 @@ def _entity_keys(mapper: Mapper[Any], columns: Iterable[Any]) -> tuple[str, ...]
     return tuple(keys) if len(keys) == len(loaded) else None
 
 
-def _result_processors(dialect: Dialect, description: Any, plan: DirectRead) -> tuple[Processor, ...]:
+def _result_processors(dialect: Dialect, description: Any, plan: DirectStatement) -> tuple[Processor, ...]:
     """Return the result processor of each column, asked of its type as SQLAlchemy asks it."""
     pairs = zip(plan.types, description, strict=True)
     return tuple(type_._cached_result_processor(dialect, desc[1]) for type_, desc in pairs)
@@ -240,27 +248,43 @@ def _quiet(session: Session, connection: Connection, mapper: Mapper[Any] | None)
     return all(fn in _OWN_LISTENERS for fn in loads)
 
 
+def _plan(connection: Connection, stmt: ClauseElement, mapper: Mapper[Any] | None) -> DirectStatement | None:
+    """Return the statement's direct plan for this connection's dialect, prepared once."""
+    key = (connection.dialect, mapper)
+    plans = _PLANS.get(stmt)
+    if plans is None or key not in plans:
+        with _PLANS_LOCK:
+            plans = _PLANS.setdefault(stmt, {})
+            plans[key] = DirectStatement.prepare(stmt, connection.dialect, mapper)
+    return plans[key]
+
+
+def direct_rows(session: Session, stmt: ClauseElement, params: dict[str, Any] | None) -> list[Any] | None:
+    """Run ``stmt`` (a SELECT, or a write with ``RETURNING``) directly and return its row tuples.
+
+    ``stmt`` must be built once and reused (a cached statement): its plan is kept per
+    statement object. Returns ``None`` when the statement or the session's listeners
+    need SQLAlchemy's pipeline; the caller then executes it as usual.
+    """
+    connection = session.connection()
+    plan = _plan(connection, stmt, None) if _quiet(session, connection, None) else None
+    if plan is None:
+        return None
+    session._autoflush()
+    return plan.rows(connection, params)
+
+
 def direct_read(
-    session: Session, stmt: Select[Any], params: dict[str, Any] | None, mapper: Mapper[Any] | None
+    session: Session, stmt: ClauseElement, params: dict[str, Any] | None, mapper: Mapper[Any]
 ) -> list[Any] | None:
-    """Run ``stmt`` directly: instances of ``mapper`` (or plain row tuples when ``None``).
+    """Run the cached entity SELECT ``stmt`` directly and return ``mapper``'s instances.
 
     Returns ``None`` when the statement or the session's listeners need SQLAlchemy's
     pipeline; the caller then executes it as usual.
     """
     connection = session.connection()
-    if not _quiet(session, connection, mapper):
-        return None
-    dialect = connection.dialect
-    plans = _PLANS.get(stmt)
-    if plans is None or dialect not in plans:
-        with _PLANS_LOCK:
-            plans = _PLANS.setdefault(stmt, {})
-            plans[dialect] = DirectRead.prepare(stmt, dialect, mapper)
-    plan = plans[dialect]
+    plan = _plan(connection, stmt, mapper) if _quiet(session, connection, mapper) else None
     if plan is None:
         return None
-    if session.autoflush:
-        session._autoflush()
-    rows = plan.rows(connection, params)
-    return rows if mapper is None else plan.instances(session, rows)
+    session._autoflush()
+    return plan.instances(session, plan.rows(connection, params))

@@ -22,6 +22,7 @@ from assistant_models.core.audit_sql import snapshot_audit
 from assistant_models.core.columns import server_filled, written_columns
 from assistant_models.core.concerns import Audited, concern, concerns_of
 from assistant_models.core.copy import audit_rows
+from assistant_models.core.direct import direct_rows
 from assistant_models.core.events import HANDLED
 from assistant_models.core.persistence import translating
 from assistant_models.core.statements import LRU
@@ -71,9 +72,14 @@ def insert_one(session: Session, obj: T) -> T:
     params[ACTOR_PARAM] = current_actor()
     with translating():
         session.flush()  # rows this one may refer to go first
-        row = session.execute(stmt, params, execution_options={HANDLED: True}).one()
-    for name in omitted:  # before the object gets its identity: the key may be among them
-        set_committed_value(obj, name, row._mapping[table.c[name].name])
+        rows = direct_rows(session, stmt, params)
+        if rows is None:
+            rows = list(session.execute(stmt, params, execution_options={HANDLED: True}))
+    (row,) = rows
+    for name, value in zip(
+        omitted, row, strict=False
+    ):  # before the object gets its identity: the key may be among them
+        set_committed_value(obj, name, value)
     make_transient_to_detached(obj)
     session.add(obj)
     return obj

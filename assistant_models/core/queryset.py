@@ -22,7 +22,7 @@ from assistant_models.core.aio import AsyncQuerySetMixin
 from assistant_models.core.compiler import Compiler
 from assistant_models.core.concerns import LIVE
 from assistant_models.core.context import current_session
-from assistant_models.core.direct import direct_read
+from assistant_models.core.direct import direct_read, direct_rows
 from assistant_models.core.events import HANDLED, INCLUDE_DELETED, install
 from assistant_models.core.expressions import Expression, F, Q, as_expression
 from assistant_models.core.pagination import CursorPage, Page, cursor_paginate, paginate
@@ -482,12 +482,13 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
         loaders = query.select_related or query.prefetch_related or query.only or query.defer
         if query.shape is not None and not loaders:
             stmt = self.statement()
-            mapper = sa.inspect(self.model) if self._iterable == MODELS else None
             with translating():
-                rows = direct_read(self.session, stmt, query.params, mapper)
-            if rows is not None:
-                return rows if mapper is not None else self._shape(rows)
-            return self._rows(self.execute(stmt))
+                if self._iterable == MODELS:
+                    rows = direct_read(self.session, stmt, query.params, sa.inspect(self.model))
+                else:
+                    rows = direct_rows(self.session, stmt, query.params)
+                    rows = None if rows is None else self._shape(rows)
+            return rows if rows is not None else self._rows(self.execute(stmt))
         return self._rows(self.execute(self.statement()))
 
     def _shape(self, rows: list[tuple[Any, ...]]) -> list[Any]:

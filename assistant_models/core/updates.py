@@ -20,6 +20,7 @@ from assistant_models.core.audit_sql import diff_audit, key_text
 from assistant_models.core.base import refuse_nulls, validate_fields
 from assistant_models.core.compiler import Compiler
 from assistant_models.core.concerns import ALL, Audited, Versioned, concern, concerns_of
+from assistant_models.core.direct import direct_rows
 from assistant_models.core.events import HANDLED
 from assistant_models.core.expressions import Expression, as_expression
 from assistant_models.core.paths import PathError, describe, primary_key
@@ -220,7 +221,8 @@ def run_update(
     with translating():
         session.flush()
         # a Core statement: the session's connection runs it without the ORM's execution layer
-        return keys_of(qs.model, session.connection().execute(stmt, bound))
+        rows = direct_rows(session, stmt, bound) if key is not None else None
+        return keys_of(qs.model, session.connection().execute(stmt, bound) if rows is None else rows)
 
 
 def refuse_unwritable_query(qs: QuerySet[Any], what: str) -> None:
