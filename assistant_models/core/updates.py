@@ -290,14 +290,25 @@ def update(qs: QuerySet[Any], values: dict[str, Any]) -> int:
     return len(keys)
 
 
+_SET_CLAUSES = LRU(256)
+
+
 def _bound_set_clause(model: type[Any], values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Return a SET clause of bound parameters (one shape for any values) and their validated values."""
-    writable(model, list(values))
+    """Return a SET clause of bound parameters (one shape for any values) and their validated values.
+
+    The clause depends on the model and the names only (concerns are declared on the
+    class), so it is built and the names checked once per pair; callers only read it.
+    """
+    names = tuple(sorted(values))
+    clause: dict[str, Any] | None = _SET_CLAUSES.get((model, names))
+    if clause is None:
+        writable(model, names)
+        columns = model.__table__.c
+        clause = bump(model, {n: sa.bindparam(f"am_set_{n}", type_=columns[n].type) for n in names})
+        _SET_CLAUSES.put((model, names), clause)
     refuse_nulls(model, values)
     cleaned = validate_fields(model, values)
-    table = model.__table__
-    clause = {name: sa.bindparam(f"am_set_{name}", type_=table.c[name].type) for name in sorted(values)}
-    return bump(model, clause), {f"am_set_{name}": cleaned[name] for name in values}
+    return clause, {f"am_set_{name}": cleaned[name] for name in values}
 
 
 def check_batch_size(batch_size: int | None) -> int | None:
