@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -34,15 +34,44 @@ from assistant_models.models import Task
 
 # ------------------------------------------------------------------------------ reads
 
+IN_UOW = "managers_in_uow"
+
+
+def in_open_unit_of_work(b: Bench, read: Call) -> tuple[Call, Callable[[list[str]], None]]:
+    """Return ``read`` run inside one long unit of work (as psycopg2's calls share one transaction).
+
+    This isolates what the layer adds per statement from the unit of work's own cost (a
+    session, and psycopg2's BEGIN and COMMIT round trips). The identity map is emptied
+    before each call, so every call builds its instances anew.
+    """
+    unit = b.db.session()
+    session = unit.__enter__()
+
+    def call(i: int) -> object:
+        session.expunge_all()
+        return read(i)
+
+    def close(notes: list[str]) -> None:
+        unit.__exit__(None, None, None)
+        notes.append(
+            f"{IN_UOW}: the managers' call inside one open unit of work, as psycopg2's calls share one "
+            "transaction: what the layer adds per statement, without BEGIN, COMMIT and a new session"
+        )
+
+    return call, close
+
 
 def setup_get(b: Bench) -> Setup:
     ids, engine, cur = b.sample, b.engine, b.raw.cursor()
     get_sql = f"SELECT {SELECT_TASK} FROM tasks WHERE id = %s AND deleted_at IS NULL"
     cols = [TASKS.c[c] for c in READ_COLUMNS]
 
+    def get(i: int) -> object:
+        return Task.objects.get(pk=ids[i % len(ids)])
+
     def managers(i: int) -> object:
         with b.db.session():
-            return Task.objects.get(pk=ids[i % len(ids)])
+            return get(i)
 
     def sa_orm(i: int) -> object:
         with Session(engine) as s:
@@ -58,16 +87,21 @@ def setup_get(b: Bench) -> Setup:
         return cur.fetchone()
 
     notes = ["sa_core and psycopg2 return a row; managers and sa_orm an object"]
-    return Setup({"managers": managers, "sa_orm": sa_orm, "sa_core": sa_core, BASE: raw_pg}, notes)
+    in_uow, close = in_open_unit_of_work(b, get)
+    fns = {"managers": managers, "sa_orm": sa_orm, "sa_core": sa_core, BASE: raw_pg, IN_UOW: in_uow}
+    return Setup(fns, notes, after=close)
 
 
 def setup_latest(b: Bench) -> Setup:
     engine, u, cur, p = b.engine, b.owner, b.raw.cursor(), PlainTask
     cols = [TASKS.c[c] for c in READ_COLUMNS]
 
+    def latest(i: int) -> object:
+        return list(Task.objects.filter(assignee_id=u).order_by("-created_at")[:PER_PAGE])
+
     def managers(i: int) -> object:
         with b.db.session():
-            return list(Task.objects.filter(assignee_id=u).order_by("-created_at")[:PER_PAGE])
+            return latest(i)
 
     def sa_orm(i: int) -> object:
         stmt = sa.select(p).where(p.assignee_id == u, p.deleted_at.is_(None))
@@ -89,7 +123,9 @@ def setup_latest(b: Bench) -> Setup:
         "stand-in for a chat session's latest messages: Task by assignee_id (indexed) until chat exists",
         "sa_core and psycopg2 return rows; managers and sa_orm objects",
     ]
-    return Setup({"managers": managers, "sa_orm": sa_orm, "sa_core": sa_core, BASE: raw_pg}, notes)
+    in_uow, close = in_open_unit_of_work(b, latest)
+    fns = {"managers": managers, "sa_orm": sa_orm, "sa_core": sa_core, BASE: raw_pg, IN_UOW: in_uow}
+    return Setup(fns, notes, after=close)
 
 
 def setup_values(b: Bench) -> Setup:
@@ -97,10 +133,13 @@ def setup_values(b: Bench) -> Setup:
     cols = [TASKS.c[c] for c in READ_COLUMNS]
     attrs = [getattr(p, c) for c in READ_COLUMNS]
 
+    def values(i: int) -> object:
+        qs = Task.objects.filter(assignee_id=u).order_by("-created_at")[:PER_PAGE]
+        return list(qs.values(*READ_COLUMNS))
+
     def managers(i: int) -> object:
         with b.db.session():
-            qs = Task.objects.filter(assignee_id=u).order_by("-created_at")[:PER_PAGE]
-            return list(qs.values(*READ_COLUMNS))
+            return values(i)
 
     def sa_orm(i: int) -> object:
         stmt = sa.select(*attrs).where(p.assignee_id == u, p.deleted_at.is_(None))
@@ -122,7 +161,9 @@ def setup_values(b: Bench) -> Setup:
         f"managers: .values() of the same query ({len(READ_COLUMNS)} fields, dicts); sa_orm: ORM column "
         "select (rows); sa_core: rows; psycopg2: tuples",
     ]
-    return Setup({"managers": managers, "sa_orm": sa_orm, "sa_core": sa_core, BASE: raw_pg}, notes)
+    in_uow, close = in_open_unit_of_work(b, values)
+    fns = {"managers": managers, "sa_orm": sa_orm, "sa_core": sa_core, BASE: raw_pg, IN_UOW: in_uow}
+    return Setup(fns, notes, after=close)
 
 
 # ------------------------------------------------------------------------ keyset page
