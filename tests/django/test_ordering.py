@@ -232,7 +232,6 @@ def test_order_by_f_expression_duplicates(d):
     assert headlines(qs) == ["Article 1", "Article 2", "Article 3", "Article 4"]
 
 
-@pytest.mark.xfail(strict=True, reason="order_by(Value(...)) sends a bare constant PostgreSQL refuses")
 def test_order_by_constant_value(d):
     import sqlalchemy as sa
 
