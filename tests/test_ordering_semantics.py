@@ -1,10 +1,33 @@
-"""Ordering as Django compiles it: constants, and DISTINCT rows listing what they are ordered by."""
+"""Ordering as Django compiles it: relations follow their model's ordering, constants, DISTINCT."""
 
 from __future__ import annotations
 
-from lab_models import Author, Book
+from typing import ClassVar
 
-from assistant_models import Lower, Value
+import pytest
+import sqlalchemy as sa
+from lab_models import Author, Book
+from sqlalchemy.orm import registry, relationship
+from sqlmodel import Field, Relationship
+
+from assistant_models import AssistantModel, FieldError, Lower, Manager, Value
+
+
+class LoopBase(AssistantModel, registry=registry(metadata=sa.MetaData())):
+    """A registry of its own: the table is never created (the ordering is refused before SQL)."""
+
+
+class Loop(LoopBase, table=True):
+    """Ordered by its own parent: following that ordering never ends."""
+
+    __tablename__ = "ordering_loops"
+    __ordering__ = ("parent",)
+
+    id: int | None = Field(default=None, primary_key=True)
+    parent_id: int | None = Field(default=None, foreign_key="ordering_loops.id")
+    parent: Loop | None = Relationship(sa_relationship=relationship("Loop", remote_side="Loop.id"))
+
+    objects: ClassVar[Manager[Loop]] = Manager()
 
 
 def _library(lab):
@@ -20,6 +43,31 @@ def _library(lab):
     lab.add_all(books)
     lab.flush()
     return ann, bob
+
+
+def test_ordering_by_a_relation_follows_the_related_models_ordering(lab):
+    ann, bob = Author(name="Ann"), Author(name="Bob")
+    lab.add_all([ann, bob])
+    lab.flush()
+    lab.add_all([Book(title="b", author_id=ann.id), Book(title="a", author_id=bob.id)])
+    lab.flush()
+    # Book's ordering is ("title",); ``-books`` reverses it
+    assert [a.name for a in Author.objects.order_by("books")] == ["Bob", "Ann"]
+    assert [a.name for a in Author.objects.order_by("-books")] == ["Ann", "Bob"]
+    assert [o.expression.name for o in Author.objects.order_by("-books").query.order] == ["books__title"]
+
+
+def test_ordering_by_a_relation_key_does_not_follow_the_related_ordering():
+    for name in ("books__pk", "books__id"):
+        assert [o.expression.name for o in Author.objects.order_by(name).query.order] == [name]
+
+
+def test_an_ordering_that_follows_itself_is_refused():
+    with pytest.raises(FieldError, match="infinite loop"):
+        Loop.objects.order_by("parent")
+    with pytest.raises(FieldError, match="infinite loop"):
+        Loop.objects.all().statement()
+    assert Loop.objects.order_by("parent_id").query.order is not None
 
 
 def test_a_constant_ordering_is_not_read_as_a_column_position(lab):

@@ -279,6 +279,8 @@ class Compiler:
             default = getattr(self.model, "__ordering__", ())
             problems: list[str] = []
             order = self.query.add_ordering(default, problems)
+            if problems:  # an ordering that follows itself through relations (Django raises too)
+                raise FieldError(problems, self.model.__name__)
         return [self._ordered(item) for item in order]
 
     def _ordered(self, item: OrderBy) -> SQL:
