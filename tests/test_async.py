@@ -121,7 +121,25 @@ def test_paginate_and_cursor_paginate_walk_all_rows(api) -> None:
     assert seen == [0, 1, 2, 3, 4]
 
 
+def test_distinct_rows_ordered_by_a_constant_and_an_unlisted_field(api) -> None:
+    from assistant_models import Value
+
+    tag = _tag()
+    for i, title in enumerate(["b", "a", "b"]):
+        api(Task.objects, "create", title=f"{tag} {title}", priority=i)
+    queue = Task.objects.filter(title__startswith=tag).annotate(one=Value(1))
+    titles = queue.values_list("title", flat=True).distinct().order_by("one", "-priority")
+    assert api.rows(titles) == [f"{tag} b", f"{tag} a", f"{tag} b"]
+
+
 # ------------------------------------------------------------------ writing
+
+
+def test_a_hard_delete_counts_the_rows_removed_by_cascade(api) -> None:
+    user = _new_user(api)
+    api(AuthSession.objects, "start", user, ttl=timedelta(hours=1))
+    counts = api(User.all_objects.filter(pk=user.id), "delete", hard=True)
+    assert counts == (2, {"User": 1, "AuthSession": 1})
 
 
 def test_update_and_delete_return_counts_and_change_the_rows(api) -> None:

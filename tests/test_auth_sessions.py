@@ -241,6 +241,6 @@ def test_cleanup_expired_deletes_expired_rows_and_returns_their_count(db_session
 def test_sessions_go_with_their_user_when_the_user_is_removed(db_session: Session) -> None:
     user = _user()
     session, _raw = AuthSession.objects.start(user)
-    user.delete(hard=True)
-    db_session.expunge(session)
+    assert user.delete(hard=True) == (2, {"User": 1, "AuthSession": 1})
+    assert session not in db_session  # the cascaded row left the session with its user
     assert not AuthSession.objects.filter(pk=session.id).exists()

@@ -18,7 +18,8 @@ from sqlalchemy.orm import aliased, defer, joinedload, load_only, selectinload
 from sqlalchemy.orm.strategy_options import _AbstractLoad
 
 from assistant_models.core.concerns import LIVE, concerns_of
-from assistant_models.core.expressions import SQL, F, OrderBy, Q
+from assistant_models.core.expressions import SQL, F, OrderBy, Q, RawSQL
+from assistant_models.core.ordering import distinct_order, loaded_columns, typed_constant
 from assistant_models.core.paths import SEP, Path, PathError, describe, primary_key
 from assistant_models.core.query import Leaf, Node, Query, secret_problem
 from assistant_models.exceptions import FieldError, ValidationError
@@ -278,7 +279,14 @@ class Compiler:
             default = getattr(self.model, "__ordering__", ())
             problems: list[str] = []
             order = self.query.add_ordering(default, problems)
-        return [item.resolve(self) for item in order]
+            if problems:  # an ordering that follows itself through relations (Django raises too)
+                raise FieldError(problems, self.model.__name__)
+        return [self._ordered(item) for item in order]
+
+    def _ordered(self, item: OrderBy) -> SQL:
+        """Return the ORDER BY element of ``item``; a constant is cast to its type (as in Django)."""
+        sql = typed_constant(item.expression.resolve(self))
+        return OrderBy(RawSQL(sql), item.descending, item.nulls_first, item.nulls_last).resolve(self)
 
     def columns(self) -> list[Any]:
         """Return what the SELECT lists: the entity (or the ``values()`` columns), then annotations."""
@@ -298,6 +306,8 @@ class Compiler:
         listed = self.columns() if columns is None else columns
         where, having = self.conditions()
         order = self.ordering() if ordered else []
+        if order and query.distinct and not query.distinct_on and self.outer is None:
+            listed, order = distinct_order(listed, order, self.entity, loaded_columns(query, self.entity))
         distinct_on = [e.resolve(self) for e in query.distinct_on]
         stmt = self.apply_joins(sa.select(*listed).select_from(self.entity))
         if where:

@@ -22,7 +22,7 @@ from sqlalchemy.types import TypeEngine
 from assistant_models.core.base import refuse_nul
 from assistant_models.core.concerns import LIVE
 from assistant_models.core.expressions import Expression, F, OrderBy, Q, RawSQL
-from assistant_models.core.paths import Path, PathError, describe
+from assistant_models.core.paths import SEP, Path, PathError, describe
 from assistant_models.exceptions import FieldError, ValidationError
 
 __all__ = ["Annotation", "Leaf", "Node", "Query"]
@@ -260,15 +260,46 @@ class Query:
             elif isinstance(item, str) and item == "?":
                 result.append(OrderBy(RawSQL(_RANDOM)))
             elif isinstance(item, str) and item:
-                name = item.lstrip("-")
-                try:
-                    self.check_reference(name)
-                except PathError as exc:
-                    problems.append(str(exc))
-                result.append(OrderBy(F(name), descending=item.startswith("-")))
+                result.extend(self._ordering_by_name(item.lstrip("-"), item.startswith("-"), problems))
             else:
                 problems.append(f"{item!r} is not a field name or an expression to order by")
         return tuple(result)
+
+    def _ordering_by_name(
+        self, name: str, descending: bool, problems: list[str], seen: frozenset[type[Any]] = frozenset()
+    ) -> list[OrderBy]:
+        """Return the ordering by a field name; a relation orders by its model's ``__ordering__``.
+
+        As Django's ``find_ordering_name``: ``order_by("author")`` follows the ordering of
+        the author's model (reversed by a ``-``), each name prefixed with ``author__``;
+        without one it orders by the relation's key.
+        """
+        try:
+            path = self.check_reference(name)
+        except PathError as exc:
+            problems.append(str(exc))
+            return [OrderBy(F(name), descending=descending)]
+        target, last = path.relation, name.rsplit(SEP, 1)[-1]
+        named = target is not None and last != "pk" and last not in sa.inspect(target).column_attrs
+        ordering = getattr(target, "__ordering__", ()) if named and not path.transforms else ()
+        if target is None or not ordering:  # a column, or a relation whose model has none: its key
+            return [OrderBy(F(name), descending=descending)]
+        if target in seen:  # its ordering would be followed again, and again
+            problems.append(f"{name!r}: infinite loop caused by ordering")
+            return []
+        result: list[OrderBy] = []
+        for item in ordering:
+            if isinstance(item, str):
+                inner, flipped = f"{name}{SEP}{item.lstrip('-')}", descending != item.startswith("-")
+                result.extend(self._ordering_by_name(inner, flipped, problems, seen | {target}))
+            elif type(item) is F:  # takes the direction asked for, as Django's F in Meta.ordering
+                result.append(OrderBy(F(f"{name}{SEP}{item.name}"), descending=descending))
+            elif isinstance(item, OrderBy) and type(item.expression) is F:  # keeps its own direction
+                prefixed = F(f"{name}{SEP}{item.expression.name}")
+                result.append(OrderBy(prefixed, item.descending, item.nulls_first, item.nulls_last))
+            else:
+                problems.append(f"{name!r}: the ordering {item!r} of the related model cannot be followed")
+        return result
 
     def check_reference(self, name: str) -> Path:
         """Return the path ``name`` names, as an expression would use it.

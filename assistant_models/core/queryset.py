@@ -25,6 +25,7 @@ from assistant_models.core.context import current_session
 from assistant_models.core.direct import direct_read, direct_rows
 from assistant_models.core.events import HANDLED, INCLUDE_DELETED, install
 from assistant_models.core.expressions import Expression, F, Q, as_expression
+from assistant_models.core.ordering import HIDDEN
 from assistant_models.core.pagination import CursorPage, Page, cursor_paginate, paginate
 from assistant_models.core.paths import SEP, PathError, model_coercer, primary_key
 from assistant_models.core.persistence import translating
@@ -505,6 +506,8 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
 
     def _rows(self, result: Any) -> list[Any]:
         """Turn a result into the items this QuerySet yields."""
+        if self.query.distinct:
+            result = _without_hidden(result)
         if self._iterable == DICTS:
             return [dict(row) for row in result.mappings()]
         if self._iterable == FLAT:
@@ -775,6 +778,15 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
     ) -> tuple[M, bool]:
         """Return ``(row, created)`` after updating the matching row with ``defaults``, or creating it."""
         return writes.update_or_create(self, defaults, create_defaults, lookups)
+
+
+def _without_hidden(result: Any) -> Any:
+    """Return ``result`` without the columns a DISTINCT query selects only to order by them."""
+    names = result.keys()  # a result's column names (iterating the result would read its rows)
+    keys = [str(k) for k in names]
+    if not any(k.startswith(HIDDEN) for k in keys):
+        return result
+    return result.columns(*[i for i, k in enumerate(keys) if not k.startswith(HIDDEN)])
 
 
 def _uniquely_indexed(column: sa.Column[Any]) -> bool:

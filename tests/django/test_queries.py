@@ -348,7 +348,6 @@ def test_ticket3037_or_of_two_conjunctions_across_a_relation(d):
     assert list(qs) == [d.i4]
 
 
-@pytest.mark.xfail(strict=True, reason="distinct() does not select its order_by columns (PostgreSQL refuses)")
 def test_tickets_5321_7070_distinct_values_with_ordering(d):
     assert list(Note.objects.values("misc").distinct().order_by("note", "-misc")) == [
         {"misc": "foo"},
@@ -454,7 +453,6 @@ def test_slicing_with_steps_is_not_supported_but_indexing_is(d):
     assert list(Item.objects.all()[1:3]) == [d.i1, d.i3]
 
 
-@pytest.mark.xfail(strict=True, reason="distinct() does not select its order_by columns (PostgreSQL refuses)")
 def test_ticket7045_distinct_order_by_related(d):
     assert len(list(Note.objects.order_by("extrainfo__info").distinct())) == 3
 
