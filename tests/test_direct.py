@@ -162,3 +162,13 @@ def test_create_and_update_run_directly_and_return_what_the_server_made(db_sessi
     assert sent.count("INSERT") >= 1 and sent.count("UPDATE") == 2
     db_session.expunge_all()
     assert AuthSession.objects.get(pk=session.id).user_agent == "again"
+
+
+def test_distinct_values_ordered_by_an_unlisted_field_return_only_the_listed_ones(db_session, direct_reads):
+    owner = _owner()
+    for title, priority in (("b", 1), ("a", 2), ("b", 3)):
+        Task.objects.create(title=title, assignee_id=owner.id, priority=priority)
+    mine = Task.objects.filter(assignee_id=owner.id).order_by("-priority").distinct()
+    assert list(mine.values_list("title", flat=True)) == ["b", "a", "b"]  # distinct over the ordering too
+    assert list(mine.values("title")) == [{"title": "b"}, {"title": "a"}, {"title": "b"}]
+    assert len(direct_reads) == 2

@@ -494,11 +494,13 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
 
     def _shape(self, rows: list[tuple[Any, ...]]) -> list[Any]:
         """Turn plain row tuples into the items of a ``values()``/``values_list()`` QuerySet."""
+        names = [name for name, _ in self.query.values or ()]
+        if rows and len(rows[0]) > len(names):  # DISTINCT lists its ordering last, for itself only
+            rows = [row[: len(names)] for row in rows]
         if self._iterable == TUPLES:
             return rows
         if self._iterable == FLAT:
             return [row[0] for row in rows]
-        names = [name for name, _ in self.query.values or ()]
         if self._iterable == DICTS:
             return [dict(zip(names, row, strict=True)) for row in rows]
         Row = namedtuple("Row", names, rename=True)  # type: ignore[misc]
