@@ -1,9 +1,9 @@
-"""SQL expressions as field values (Django's semantics)."""
+"""SQL expressions as field values, and writes through annotated QuerySets (Django's semantics)."""
 
 import pytest
 from lab_models import Author, Book, Membership, Note
 
-from assistant_models import Concat, F, FieldError, Lower, Max, Upper, ValidationError, Value
+from assistant_models import Concat, Count, F, FieldError, Lower, Max, Upper, ValidationError, Value
 from assistant_models.models import AuditLog, Task
 
 pytestmark = pytest.mark.integration
@@ -124,6 +124,30 @@ def test_bulk_update_refuses_expressions(shelf):
         Author.objects.bulk_update([ann], ["age"])
 
 
+# ------------------------------------------------------------------ updates of annotated QuerySets
+
+
+def test_update_reads_a_plain_annotation(shelf):
+    assert Author.objects.annotate(older=F("age") + 1).update(age=F("older")) == 3
+    assert sorted(Author.objects.values_list("age", flat=True)) == [31, 41, 51]
+
+
+def test_update_refuses_an_aggregate_annotation(shelf):
+    with pytest.raises(FieldError, match="aggregate"):
+        Author.objects.annotate(n=Count("books")).update(age=F("n"))
+
+
+def test_update_of_a_queryset_filtered_on_an_aggregate_names_rows_by_key(shelf):
+    qs = Author.objects.annotate(n=Count("books")).filter(n__gte=1)
+    assert qs.update(age=0) == 2
+    assert sorted(Author.objects.filter(age=0).values_list("name", flat=True)) == ["Ann", "Bob"]
+
+
+def test_delete_of_a_queryset_filtered_on_an_aggregate(shelf):
+    Author.objects.annotate(n=Count("books")).filter(n=0).delete()
+    assert sorted(Author.objects.values_list("name", flat=True)) == ["Ann", "Bob"]
+
+
 def test_create_of_an_audited_row_records_the_computed_value(lab):
     Membership.objects.create(team="t", member=2, role=Upper(Value("lead")))
     (log,) = AuditLog.objects.filter(table_name="lab_memberships", action="create")
@@ -134,3 +158,5 @@ def test_expressions_are_written_through_the_async_twin_too(api):
     task = api(Task.objects, "create", title=Lower(Value("ABC")))
     (made,) = api(Task.objects, "bulk_create", [Task(title=Lower(Value("DEF")))])
     assert (task.title, made.title) == ("abc", "def")
+    doubled = Task.objects.filter(pk=task.id).annotate(twice=F("priority") * 2)
+    assert api(doubled, "update", priority=F("twice")) == 1

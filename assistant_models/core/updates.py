@@ -9,6 +9,7 @@ composite keys work like single ones.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
@@ -119,14 +120,15 @@ def writable(model: type[Any], names: Sequence[str]) -> None:
 
 
 def _set_clause(qs: QuerySet[Any], values: dict[str, Any]) -> dict[str, Any]:
-    """Return the SET clause: plain values validated, expressions compiled."""
+    """Return the SET clause: plain values validated, expressions compiled (``F()`` may name annotations)."""
     model = qs.model
     writable(model, list(values))
     refuse_nulls(model, values)
     plain = {k: v for k, v in values.items() if not isinstance(v, (Expression, ClauseElement))}
     cleaned = validate_fields(model, plain)
+    annotations = qs.query.annotations
     clause: dict[str, Any] = {
-        name: cleaned[name] if name in cleaned else compile_value(model, name, value)
+        name: cleaned[name] if name in cleaned else compile_value(model, name, value, annotations=annotations)
         for name, value in values.items()
     }
     return bump(model, clause)
@@ -217,18 +219,42 @@ def refuse_unwritable_query(qs: QuerySet[Any], what: str) -> None:
 
 
 def old_select(qs: QuerySet[Any], fields: Sequence[str]) -> Any:
-    """Return the SELECT of the matching rows' key and old values, locking them."""
+    """Return the SELECT of the matching rows' key and old values, locking them.
+
+    Annotations stay, unselected, for the conditions that name them.
+    """
     refuse_unwritable_query(qs, "update or delete")
-    compiler = Compiler(qs.query.clone(distinct=False, annotations=(), order=()))
-    entity, model = compiler.entity, qs.model
-    keys = [
-        getattr(entity, k).label(label)
-        for k, label in zip(primary_key(model), key_labels(model), strict=True)
-    ]
-    stmt = compiler.select(
-        columns=[*keys, *[getattr(entity, f) for f in fields]], ordered=False, sliced=False
-    )
+    query, model = qs.query, qs.model
+    unselected = tuple(replace(a, selected=False) for a in query.annotations)
+    compiler = Compiler(query.clone(distinct=False, annotations=unselected, order=()))
+    if query.has_aggregate:
+        stmt = _grouped_rows(compiler, fields)
+    else:
+        columns = _old_columns(compiler.entity, model, fields)
+        stmt = compiler.select(columns=columns, ordered=False, sliced=False)
     return stmt.with_for_update(of=model.__table__)
+
+
+def _old_columns(entity: Any, model: type[Any], fields: Sequence[str]) -> list[Any]:
+    """Return the labelled key columns and the columns of ``fields``, read through ``entity``."""
+    labels = key_labels(model)
+    keys = [getattr(entity, k).label(label) for k, label in zip(primary_key(model), labels, strict=True)]
+    return [*keys, *[getattr(entity, f) for f in fields]]
+
+
+def _grouped_rows(compiler: Compiler, fields: Sequence[str]) -> Any:
+    """Return the rows of a grouped query named by key: ``WHERE key IN (SELECT key ... GROUP BY ...)``.
+
+    A grouped SELECT cannot lock its rows (nor be joined to an UPDATE): Django's
+    ``SQLUpdateCompiler`` names them by key the same way.
+    """
+    model = compiler.model
+    names = primary_key(model)
+    keys = [getattr(compiler.entity, k) for k in names]
+    grouped = compiler.select(columns=keys, ordered=False, sliced=False).correlate(None)
+    own = [getattr(model, k) for k in names]
+    target = own[0] if len(own) == 1 else sa.tuple_(*own)
+    return sa.select(*_old_columns(model, model, fields)).where(target.in_(grouped))
 
 
 def plain_where(qs: QuerySet[Any]) -> Callable[[], Any] | None:
