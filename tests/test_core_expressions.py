@@ -303,3 +303,18 @@ def test_querysets_combine_with_or_and_and_keeping_each_sides_values(shelf):
     assert list(Book.objects.all() & Book.objects.none()) == []
     with pytest.raises(ValidationError):
         Book.objects.all() | Author.objects.all()
+
+
+def test_aggregate_after_filter_counts_only_the_related_rows_the_filter_matched(shelf):
+    qs = Author.objects.filter(books__rating__gte=4)
+    assert qs.aggregate(n=Count("books__id")) == {"n": 1}
+
+
+def test_annotate_after_filter_reuses_the_filters_join(shelf):
+    qs = Author.objects.filter(books__rating__gte=4).annotate(n=Count("books__id"))
+    assert [(a.name, a.n) for a in qs] == [("Ann", 1)]
+
+
+def test_annotate_before_filter_keeps_a_join_of_its_own(shelf):
+    qs = Author.objects.annotate(n=Count("books__id")).filter(books__rating__gte=4)
+    assert [(a.name, a.n) for a in qs] == [("Ann", 2)]

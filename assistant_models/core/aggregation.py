@@ -64,7 +64,7 @@ def aggregate(qs: QuerySet[Any], args: Sequence[Aggregate], kwargs: dict[str, Ag
         stmt: Any = sa.select(*columns).select_from(rows)
     else:
         compiler = qs.compiler()
-        columns = [expr.resolve(compiler).label(name) for name, expr in named.items()]
+        columns = [compiler.summary(expr).label(name) for name, expr in named.items()]
         stmt = compiler.select(columns=columns, ordered=False, sliced=False)
     return dict(qs.execute(stmt).mappings().one())
 

@@ -21,7 +21,10 @@ from assistant_models.core.base import AssistantModel
 from assistant_models.core.concerns import AppendOnly, Concern, SoftDelete, concern, concerns_of
 from assistant_models.core.types import JSONB, UTCDateTime, str_enum
 
-__all__ = ["AuditAction", "AuditLogBase", "audit_actor", "build_audit_row", "current_actor"]
+__all__ = ["AuditAction", "AuditLogBase", "audit_actor", "build_audit_row", "current_actor", "note_computed"]
+
+#: Key in SQLAlchemy's per-instance ``info`` of the old values of fields a flush computes in SQL.
+COMPUTED = "assistant_models_computed"
 
 REDACTED = "[redacted]"
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -111,14 +114,36 @@ def _snapshot(obj: AssistantModel, secret: frozenset[str]) -> dict[str, Any]:
     }
 
 
+def note_computed(state: InstanceState[Any], names: list[str]) -> None:
+    """Keep the values ``names`` had before a flush writes SQL to them (``obj.n = F("n") + 1``).
+
+    The flush expires such fields and forgets their history: the audit row reads the
+    values kept here and what the row holds afterwards.
+    """
+    if names:
+        state.info[COMPUTED] = {n: _before(state, n) for n in names}
+    else:
+        state.info.pop(COMPUTED, None)
+
+
+def _before(state: InstanceState[Any], name: str) -> Any:
+    deleted = state.attrs[name].history.deleted
+    return deleted[0] if deleted else None
+
+
 def _diff(state: InstanceState[Any], secret: frozenset[str]) -> dict[str, Any]:
     changes: dict[str, Any] = {}
+    computed: dict[str, Any] = state.info.pop(COMPUTED, {})
+    obj = state.obj()
     for attr in state.mapper.column_attrs:
         history = state.attrs[attr.key].history
-        if not history.added and not history.deleted:
+        if attr.key in computed:  # the UPDATE computed it: the row reloads with what it stored
+            before, after = computed[attr.key], getattr(obj, attr.key)
+        elif not history.added and not history.deleted:
             continue
-        before = history.deleted[0] if history.deleted else None
-        after = history.added[0] if history.added else None
+        else:
+            before = history.deleted[0] if history.deleted else None
+            after = history.added[0] if history.added else None
         if before == after or isinstance(after, sa.sql.ClauseElement):
             continue
         if attr.key in secret:
@@ -151,6 +176,8 @@ def build_audit_row(obj: AssistantModel, state: InstanceState[Any], kind: str) -
     cls = type(obj)
     secret = cls.__secret_fields__
     if kind == "new":
+        for name in state.expired_attributes & cls.model_fields.keys():
+            getattr(obj, name)  # computed by the INSERT (a SQL expression): reload what it stored
         action, changes = AuditAction.CREATE, {"after": _snapshot(obj, secret)}
     elif kind == "deleted":
         action, changes = AuditAction.DELETE, {"before": _snapshot(obj, secret)}

@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import instance_state
 from sqlmodel import SQLModel
 from sqlmodel.main import finish_init  # type: ignore[attr-defined]
 
+from assistant_models.core.expressions import PLAIN_VALUE_TYPES, SQL_VALUE_TYPES
 from assistant_models.core.instances import InstanceAPI
 from assistant_models.core.tsvector import add_search_column
 from assistant_models.core.types import MAX_JSON_DEPTH, UnreadableJSON
@@ -34,11 +35,14 @@ __all__ = [
     "metadata",
     "refuse_nul",
     "refuse_nulls",
+    "sql_fields",
     "validate_fields",
 ]
 
 #: Key in SQLAlchemy's per-instance ``info`` of the values the constructor validated.
 VALIDATED = "assistant_models_validated"
+#: Key in the same ``info`` of the fields holding SQL expressions, as validation last saw them.
+SQL_FIELDS = "assistant_models_sql_fields"
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s__%(column_0_N_name)s",
@@ -233,22 +237,30 @@ class AssistantModel(InstanceAPI, SQLModel, registry=mapper_registry):
                 [{"field": k, "message": "is not a field of this model"} for k in unknown], cls.__name__
             )
         refuse_nul(data, cls.__name__)
-        state = self.__dict__.copy()
-        try:
-            cls.__pydantic_validator__.validate_python(data, self_instance=self)
-        except pydantic.ValidationError as exc:
-            object.__setattr__(self, "__dict__", state)
-            raise _pydantic_errors(cls.__name__, exc) from None
-        fields_set = self.__pydantic_fields_set__.copy()
-        validated = self.__dict__
-        object.__setattr__(self, "__dict__", state)
+        # a SQL expression is computed by the database: validation skips it (checked by type
+        # first, so plain values cost one set lookup each)
+        sql = {
+            k: v
+            for k, v in data.items()
+            if type(v) not in PLAIN_VALUE_TYPES and isinstance(v, SQL_VALUE_TYPES)
+        }
+        if sql:
+            state = self.__dict__
+            validated, fields_set = _validated_beside_sql(cls, data, sql), set(data)
+        else:
+            state = self.__dict__.copy()
+            validated, fields_set = _validated_whole(self, data, state)
         naive = _naive_errors(validated)
         if naive:
             raise ValidationError(naive, cls.__name__)
         # A new object has no history to keep: its values go straight into the instance
         # dict, which is SQLAlchemy's own state dict (one setattr per field costs 5x more).
         state.update(validated)
-        instance_state(self).info[VALIDATED] = validated
+        info = instance_state(self).info
+        info[VALIDATED] = validated
+        if sql:
+            state.update(sql)
+            info[SQL_FIELDS] = tuple(sql)
         object.__setattr__(self, "__pydantic_fields_set__", fields_set)
         _check_relations(cls, relationships)
         for key, value in relationships.items():
@@ -293,7 +305,8 @@ class AssistantModel(InstanceAPI, SQLModel, registry=mapper_registry):
         Raises:
             ValidationError: Listing every field at fault.
         """
-        checked = instance_state(self).info.get(VALIDATED)
+        info = instance_state(self).info
+        checked = info.get(VALIDATED)
         current = self.__dict__
         names = type(self).model_fields
         if checked is None:
@@ -304,11 +317,73 @@ class AssistantModel(InstanceAPI, SQLModel, registry=mapper_registry):
                 for n in names
                 if current.get(n) is not checked.get(n) or isinstance(current.get(n), (list, dict, set))
             }
+        _note_sql_fields(info, changed)
         if changed:
             cleaned = validate_fields(type(self), changed)
             for name, value in cleaned.items():
                 if value is not changed[name] and value != changed[name]:
                     setattr(self, name, value)
+
+
+def _note_sql_fields(info: dict[Any, Any], changed: dict[str, Any]) -> None:
+    """Note which of the changed values are SQL expressions (none kept as validated: all are here)."""
+    sql = [
+        n for n, v in changed.items() if type(v) not in PLAIN_VALUE_TYPES and isinstance(v, SQL_VALUE_TYPES)
+    ]
+    if sql:
+        info[SQL_FIELDS] = tuple(sql)
+    elif SQL_FIELDS in info:
+        del info[SQL_FIELDS]
+
+
+def sql_fields(obj: Any) -> tuple[str, ...]:
+    """Return the fields of ``obj`` holding SQL expressions, as its last validation found them."""
+    found: tuple[str, ...] = instance_state(obj).info.get(SQL_FIELDS, ())
+    return found
+
+
+def _validated_whole(
+    obj: Any, data: dict[str, Any], state: dict[str, Any]
+) -> tuple[dict[str, Any], set[str]]:
+    """Return ``data`` validated by pydantic as a whole and the names set; ``obj``'s ``state`` is restored.
+
+    Raises:
+        ValidationError: Listing every field at fault.
+    """
+    cls = type(obj)
+    try:
+        cls.__pydantic_validator__.validate_python(data, self_instance=obj)
+    except pydantic.ValidationError as exc:
+        object.__setattr__(obj, "__dict__", state)
+        raise _pydantic_errors(cls.__name__, exc) from None
+    fields_set: set[str] = obj.__pydantic_fields_set__.copy()
+    validated: dict[str, Any] = obj.__dict__
+    object.__setattr__(obj, "__dict__", state)
+    return validated, fields_set
+
+
+def _validated_beside_sql(
+    cls: type[AssistantModel], data: dict[str, Any], sql: dict[str, Any]
+) -> dict[str, Any]:
+    """Return the constructor's plain values validated field by field, with the defaults of the others.
+
+    Pydantic validates a model only as a whole, and a SQL expression is no valid value:
+    so the plain fields go one by one (constraints and field validators included).
+
+    Raises:
+        ValidationError: A required field is missing, or a plain value is invalid.
+    """
+    fields = cls.model_fields
+    missing = [
+        {"field": n, "message": "Field required"}
+        for n, f in fields.items()
+        if n not in data and f.is_required()
+    ]
+    if missing:
+        raise ValidationError(missing, cls.__name__)
+    values = {n: f.get_default(call_default_factory=True) for n, f in fields.items() if n not in data}
+    values.update(validate_fields(cls, {k: v for k, v in data.items() if k not in sql}))
+    return values
 
 
 _scratches = threading.local()
@@ -350,6 +425,9 @@ def validate_fields(model: type[AssistantModel], values: dict[str, Any]) -> dict
             errors.append({"field": name, "message": "is not a field of this model"})
             continue
         if name in refused:
+            continue
+        if type(value) not in PLAIN_VALUE_TYPES and isinstance(value, SQL_VALUE_TYPES):
+            cleaned[name] = value  # computed by the database when the row is written
             continue
         if isinstance(value, UnreadableJSON):  # only changed fields are written: this one would be
             errors.append({"field": name, "message": UNREADABLE_MESSAGE})

@@ -2,14 +2,16 @@
 
 It is the :class:`~assistant_models.core.expressions.Scope` expressions resolve in:
 paths become joined columns (one LEFT OUTER JOIN per relation path; a multi-valued
-relation gets a join of its own per ``filter()`` call, as in Django), annotations
-become labelled columns, conditions that use aggregates go to HAVING. Visibility comes
-from the model's concerns; the compiler names no column itself.
+relation gets a join of its own per ``filter()`` call, which annotations and aggregates
+made after it reuse, as in Django), annotations become labelled columns, conditions that
+use aggregates go to HAVING. Visibility comes from the model's concerns; the compiler
+names no column itself.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -18,7 +20,7 @@ from sqlalchemy.orm import aliased, defer, joinedload, load_only, selectinload
 from sqlalchemy.orm.strategy_options import _AbstractLoad
 
 from assistant_models.core.concerns import LIVE, concerns_of
-from assistant_models.core.expressions import SQL, F, OrderBy, Q, RawSQL
+from assistant_models.core.expressions import SQL, Expression, F, OrderBy, Q, RawSQL
 from assistant_models.core.ordering import distinct_order, loaded_columns, typed_constant
 from assistant_models.core.paths import SEP, Path, PathError, describe, primary_key
 from assistant_models.core.query import Leaf, Node, Query, secret_problem
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["Compiler", "visibility"]
 
 _aliases = itertools.count()
+#: The join group of annotations that reuse no filter's join: they share theirs.
+ANNOTATIONS = -1
 
 
 def visibility(entity: Any, model: type[Any], mode: str) -> SQL | None:
@@ -62,6 +66,8 @@ class Compiler:
         self.joins: dict[str, tuple[Any, Any, SQL | None]] = {}
         self._annotations: dict[str, SQL] = {}
         self._resolving: list[int] = []
+        self._at: list[int] = []  # when what is compiled was made: an annotation's group, or last
+        self._joined_by: dict[str, set[int]] | None = None
 
     def visible_annotations(self) -> dict[str, Any]:
         """Return the annotations a reference may name: while one is being compiled, those before it."""
@@ -122,6 +128,8 @@ class Compiler:
         entity, key, multi = self.entity, "", False
         for hop in path.hops:
             key = f"{key}{SEP}{hop.key}" if key else hop.key
+            if hop.multi and not multi and group is None:
+                group = self._reused_group(key)
             multi = multi or hop.multi
             join_key = f"{key}#{group if group is not None else 'r'}" if multi else key
             if multi and group is None:
@@ -133,6 +141,35 @@ class Compiler:
             entity = self.joins[join_key][1]
         return entity
 
+    def _reused_group(self, key: str) -> int | None:
+        """Return the filter group whose join of the multi-valued relation ``key`` an annotation reuses.
+
+        Django's rule (``Query.join(reuse=None)``): an annotation reuses the most recent
+        join of the relation, so ``filter(book__price__lt=40).annotate(n=Count("book"))``
+        counts only the matching books, while an annotation made before the filter has
+        a join of its own (shared by the annotations that follow it). ``aggregate()``
+        comes after every filter (:meth:`summary`). ``None`` outside an annotation.
+        """
+        if not self._at:
+            return None
+        before = self._at[-1]
+        earlier = [g for g in self._filter_joins().get(key, ()) if g < before]
+        return max(earlier) if earlier else ANNOTATIONS
+
+    def _filter_joins(self) -> dict[str, set[int]]:
+        """Return, per multi-valued relation path, the ``filter()`` groups that join it."""
+        if self._joined_by is None:
+            self._joined_by = {}
+            for node in self.query.where:
+                for leaf in _joined_leaves(node):
+                    key = ""
+                    for hop in leaf.path.hops:
+                        key = f"{key}{SEP}{hop.key}" if key else hop.key
+                        if hop.multi:
+                            self._joined_by.setdefault(key, set()).add(leaf.group)
+                            break
+        return self._joined_by
+
     def annotation_sql(self, name: str) -> SQL:
         """Return the SQL of annotation ``name``."""
         sql = self._annotations.get(name)
@@ -140,12 +177,26 @@ class Compiler:
             index = next((i for i, a in enumerate(self.query.annotations) if a.name == name), None)
             if index is None:
                 raise FieldError([f"no annotation {name!r}"], self.model.__name__)
+            annotation = self.query.annotations[index]
             self._resolving.append(index)
+            self._at.append(annotation.group)
             try:
-                sql = self._annotations[name] = self.query.annotations[index].expression.resolve(self)
+                sql = self._annotations[name] = annotation.expression.resolve(self)
             finally:
                 self._resolving.pop()
+                self._at.pop()
         return sql
+
+    def summary(self, expression: Expression) -> SQL:
+        """Return an expression over the query's rows (``aggregate()``), made after every refinement.
+
+        Like an annotation made last, it reuses the joins of the filters before it.
+        """
+        self._at.append(self.query.groups)
+        try:
+            return expression.resolve(self)
+        finally:
+            self._at.pop()
 
     # -- conditions -------------------------------------------------------------------------
 
@@ -382,6 +433,17 @@ class Compiler:
         if ordered and self.query.order:
             stmt = stmt.order_by(*[_combined_order(rows, o) for o in self.query.order])
         return self._slice(stmt) if sliced else stmt
+
+
+def _joined_leaves(node: Node) -> Iterator[Leaf]:
+    """Yield the lookups of a condition tree that join: those under no NOT (the others are subqueries)."""
+    if node.negated:
+        return
+    for child in node.children:
+        if isinstance(child, Leaf):
+            yield child
+        elif isinstance(child, Node):
+            yield from _joined_leaves(child)
 
 
 def _with_value(placeholder: Any, values: dict[str, Any]) -> Any:

@@ -22,20 +22,23 @@ from sqlalchemy.orm import (
     UOWTransaction,
     with_loader_criteria,
 )
-from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.elements import ClauseElement, ColumnElement
 
 from assistant_models import exceptions
-from assistant_models.core.audit import build_audit_row
+from assistant_models.core.audit import build_audit_row, note_computed
 from assistant_models.core.audit_sql import audit_table
 from assistant_models.core.base import (
     AssistantModel,
     mapper_registry,
     metadata,
     refuse_nulls,
+    sql_fields,
     validate_fields,
 )
 from assistant_models.core.concerns import LIVE, Audited, SoftDelete, concern, concerns_of
 from assistant_models.core.direct import allow_listener
+from assistant_models.core.expressions import is_sql_value
+from assistant_models.core.sql_values import compile_fields
 from assistant_models.core.tracking import document_keys, track, track_documents
 from assistant_models.exceptions import ValidationError
 
@@ -124,13 +127,14 @@ def refresh_constraint_fields() -> None:
 
 
 def _changed_values(obj: AssistantModel) -> dict[str, Any]:
+    """Return the fields changed since the row was loaded: values and SQL expressions."""
     state = sa.inspect(obj)
     values: dict[str, Any] = {}
     for attr in state.mapper.column_attrs:
         added = state.attrs[attr.key].history.added
         if added and attr.key in type(obj).model_fields:
             value = added[0]
-            if not isinstance(value, ClauseElement):
+            if not isinstance(value, ClauseElement) or isinstance(value, ColumnElement):
                 values[attr.key] = value
     return values
 
@@ -159,6 +163,7 @@ def _validate_before_flush(session: Session, flush_context: UOWTransaction, inst
     for obj in session.new:
         if isinstance(obj, AssistantModel):
             obj.clean_changes()
+            compile_fields(obj, sql_fields(obj), inserting=True)
     for obj in session.dirty:
         if not isinstance(obj, AssistantModel) or not session.is_modified(obj):
             continue
@@ -167,11 +172,16 @@ def _validate_before_flush(session: Session, flush_context: UOWTransaction, inst
         if not values:
             continue
         _refuse_frozen(obj, values)
-        refuse_nulls(type(obj), values)
-        cleaned = validate_fields(type(obj), values)
+        sql = [k for k, v in values.items() if is_sql_value(v)]
+        plain = {k: v for k, v in values.items() if k not in sql}
+        refuse_nulls(type(obj), plain)
+        cleaned = validate_fields(type(obj), plain)
         for key, value in cleaned.items():
-            if value is not values[key] and value != values[key]:
+            if value is not plain[key] and value != plain[key]:
                 setattr(obj, key, value)
+        compile_fields(obj, sql, inserting=False)
+        if concern(type(obj), Audited) is not None:
+            note_computed(sa.inspect(obj), sql)
     for obj in session.deleted:
         if isinstance(obj, AssistantModel):
             _check_write(obj, "delete")

@@ -10,7 +10,10 @@ same objects, a new function is a class of a few lines beside this module.
 from __future__ import annotations
 
 import operator
+import uuid
 from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeAlias
 
 import sqlalchemy as sa
@@ -44,6 +47,7 @@ __all__ = [
     "Value",
     "When",
     "as_expression",
+    "is_sql_value",
 ]
 
 SQL: TypeAlias = ColumnElement[Any]
@@ -175,6 +179,19 @@ class Expression:
     def desc(self, *, nulls_first: bool = False, nulls_last: bool = False) -> OrderBy:
         """Return this expression as a descending ordering."""
         return OrderBy(self, descending=True, nulls_first=nulls_first, nulls_last=nulls_last)
+
+
+#: Types of values that are never SQL: checked first, so a plain value costs one set lookup.
+PLAIN_VALUE_TYPES = frozenset(
+    {str, int, float, bool, type(None), bytes, Decimal, datetime, date, uuid.UUID, dict, list}
+)
+#: What a field may hold so that the database computes its value (``F("n") + 1``, ``sa.func.now()``).
+SQL_VALUE_TYPES = (Expression, ColumnElement)
+
+
+def is_sql_value(value: Any) -> bool:
+    """Return whether ``value`` is a SQL expression a write sends as SQL rather than as a value."""
+    return type(value) not in PLAIN_VALUE_TYPES and isinstance(value, SQL_VALUE_TYPES)
 
 
 def as_expression(value: Any, strings_are_fields: bool = True) -> Expression:

@@ -19,12 +19,14 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from assistant_models.core.audit import ACTOR_PARAM, AuditAction, current_actor
 from assistant_models.core.audit_sql import snapshot_audit
+from assistant_models.core.base import sql_fields
 from assistant_models.core.columns import server_filled, written_columns
 from assistant_models.core.concerns import Audited, concern, concerns_of
 from assistant_models.core.copy import audit_rows
 from assistant_models.core.direct import direct_rows
 from assistant_models.core.events import HANDLED
 from assistant_models.core.persistence import translating
+from assistant_models.core.sql_values import compile_fields
 from assistant_models.core.statements import LRU
 
 if TYPE_CHECKING:
@@ -56,7 +58,10 @@ def insert_one(session: Session, obj: T) -> T:
     """Insert the validated, transient ``obj`` and attach it to ``session`` as persistent."""
     model: Any = type(obj)
     values = obj.__dict__
-    if any(key in values for key in model.__sqlmodel_relationships__):
+    computed = sql_fields(obj)
+    if computed or any(key in values for key in model.__sqlmodel_relationships__):
+        # the flush orders related rows first, and sends SQL values as SQL (reloaded when read)
+        compile_fields(obj, computed, inserting=True)
         with translating():
             session.add(obj)
             session.flush()
@@ -128,14 +133,13 @@ def _insert_group(
         stmt = stmt.on_conflict_do_nothing(index_elements=list(conflicts.unique_fields) or None)
     elif conflicts.update:
         stmt = _upsert(model, stmt, conflicts)
-    stmt = stmt.returning(*returned, sort_by_parameter_order=not conflicts.ignore)
     rows = [{c.key: d.get(c.key) for c in columns} for d in dicts]
-    size = batch_size or 1000
-    returned_rows: list[Any] = []
     session.flush()
-    for start in range(0, len(rows), size):
-        result = session.execute(stmt, rows[start : start + size], execution_options={HANDLED: True})
-        returned_rows.extend(result.all())
+    if any(sql_fields(o) for o in objs):
+        returned_rows = _insert_computed(session, model, stmt, returned, objs, rows)
+    else:
+        many = stmt.returning(*returned, sort_by_parameter_order=not conflicts.ignore)
+        returned_rows = _insert_rows(session, many, rows, batch_size or 1000)
     kept = _apply_returned(objs, returned, returned_rows, conflicts.ignore)
     if concern(model, Audited) is not None and kept:
         audit_rows(session, model, kept)
@@ -146,6 +150,34 @@ def _insert_group(
             continue
         make_transient_to_detached(obj)
         session.add(obj)
+
+
+def _insert_rows(session: Session, stmt: Any, rows: list[dict[str, Any]], size: int) -> list[Any]:
+    """Send ``rows`` through ``stmt`` in batches of ``size``; return the rows it returned, in order."""
+    returned: list[Any] = []
+    for start in range(0, len(rows), size):
+        result = session.execute(stmt, rows[start : start + size], execution_options={HANDLED: True})
+        returned.extend(result.all())
+    return returned
+
+
+def _insert_computed(
+    session: Session, model: type[Any], stmt: Any, returned: list[Any], objs: Sequence[Any], rows: list[Any]
+) -> list[Any]:
+    """INSERT rows some of whose values are SQL, a statement per row; their computed values are set.
+
+    Django sends such rows with their expressions compiled into the VALUES; each row
+    here also returns what its expressions made, so the instance holds the stored value.
+    """
+    table: sa.Table = model.__table__
+    result: list[Any] = []
+    for obj, row in zip(objs, rows, strict=True):
+        computed = [n for n in sql_fields(obj) if n in row]  # compiled by bulk_create already
+        one = stmt.values(row).returning(*returned, *(table.c[n] for n in computed))
+        for found in session.execute(one, execution_options={HANDLED: True}).all():
+            result.append(found[: len(returned)])
+            obj.__dict__.update(zip(computed, found[len(returned) :], strict=True))
+    return result
 
 
 def _upsert(model: type[Any], stmt: Any, conflicts: Conflicts) -> Any:

@@ -9,6 +9,7 @@ composite keys work like single ones.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
@@ -19,13 +20,13 @@ from assistant_models.core.audit import ACTOR_PARAM, current_actor
 from assistant_models.core.audit_sql import diff_audit, key_text
 from assistant_models.core.base import refuse_nulls, validate_fields
 from assistant_models.core.compiler import Compiler
-from assistant_models.core.concerns import ALL, Audited, Versioned, concern, concerns_of
+from assistant_models.core.concerns import Audited, Versioned, concern, concerns_of
 from assistant_models.core.direct import direct_rows
 from assistant_models.core.events import HANDLED
-from assistant_models.core.expressions import Expression, as_expression
-from assistant_models.core.paths import PathError, describe, primary_key
+from assistant_models.core.expressions import Expression, as_expression, is_sql_value
+from assistant_models.core.paths import primary_key
 from assistant_models.core.persistence import translating
-from assistant_models.core.query import Query
+from assistant_models.core.sql_values import compile_value
 from assistant_models.core.statements import LRU
 from assistant_models.exceptions import ConflictError, FieldError, ValidationError
 
@@ -119,37 +120,18 @@ def writable(model: type[Any], names: Sequence[str]) -> None:
 
 
 def _set_clause(qs: QuerySet[Any], values: dict[str, Any]) -> dict[str, Any]:
+    """Return the SET clause: plain values validated, expressions compiled (``F()`` may name annotations)."""
     model = qs.model
     writable(model, list(values))
     refuse_nulls(model, values)
     plain = {k: v for k, v in values.items() if not isinstance(v, (Expression, ClauseElement))}
     cleaned = validate_fields(model, plain)
-    compiler = Compiler(Query(model, ALL))
-    clause: dict[str, Any] = {}
-    for name, value in values.items():
-        if isinstance(value, Expression):
-            _refuse_joined_references(model, value)
-            value = value.resolve(compiler)
-        clause[name] = cleaned.get(name, value)
+    annotations = qs.query.annotations
+    clause: dict[str, Any] = {
+        name: cleaned[name] if name in cleaned else compile_value(model, name, value, annotations=annotations)
+        for name, value in values.items()
+    }
     return bump(model, clause)
-
-
-def _refuse_joined_references(model: type[Any], expression: Expression) -> None:
-    """Refuse ``update(x=F("relation__field"))``: an UPDATE cannot join (Django refuses it too)."""
-    from assistant_models.core.expressions import F, OuterRef
-
-    problems = []
-    for each in expression.walk():
-        if isinstance(each, F) and not isinstance(each, OuterRef):
-            try:
-                path = describe(model, each.name)
-            except PathError as exc:
-                problems.append(str(exc))
-                continue
-            if path.hops:
-                problems.append(f"{each.name!r}: joined field references are not allowed in update()")
-    if problems:
-        raise FieldError(problems, model.__name__)
 
 
 def bump(model: type[Any], clause: dict[str, Any]) -> dict[str, Any]:
@@ -237,18 +219,42 @@ def refuse_unwritable_query(qs: QuerySet[Any], what: str) -> None:
 
 
 def old_select(qs: QuerySet[Any], fields: Sequence[str]) -> Any:
-    """Return the SELECT of the matching rows' key and old values, locking them."""
+    """Return the SELECT of the matching rows' key and old values, locking them.
+
+    Annotations stay, unselected, for the conditions that name them.
+    """
     refuse_unwritable_query(qs, "update or delete")
-    compiler = Compiler(qs.query.clone(distinct=False, annotations=(), order=()))
-    entity, model = compiler.entity, qs.model
-    keys = [
-        getattr(entity, k).label(label)
-        for k, label in zip(primary_key(model), key_labels(model), strict=True)
-    ]
-    stmt = compiler.select(
-        columns=[*keys, *[getattr(entity, f) for f in fields]], ordered=False, sliced=False
-    )
+    query, model = qs.query, qs.model
+    unselected = tuple(replace(a, selected=False) for a in query.annotations)
+    compiler = Compiler(query.clone(distinct=False, annotations=unselected, order=()))
+    if query.has_aggregate:
+        stmt = _grouped_rows(compiler, fields)
+    else:
+        columns = _old_columns(compiler.entity, model, fields)
+        stmt = compiler.select(columns=columns, ordered=False, sliced=False)
     return stmt.with_for_update(of=model.__table__)
+
+
+def _old_columns(entity: Any, model: type[Any], fields: Sequence[str]) -> list[Any]:
+    """Return the labelled key columns and the columns of ``fields``, read through ``entity``."""
+    labels = key_labels(model)
+    keys = [getattr(entity, k).label(label) for k, label in zip(primary_key(model), labels, strict=True)]
+    return [*keys, *[getattr(entity, f) for f in fields]]
+
+
+def _grouped_rows(compiler: Compiler, fields: Sequence[str]) -> Any:
+    """Return the rows of a grouped query named by key: ``WHERE key IN (SELECT key ... GROUP BY ...)``.
+
+    A grouped SELECT cannot lock its rows (nor be joined to an UPDATE): Django's
+    ``SQLUpdateCompiler`` names them by key the same way.
+    """
+    model = compiler.model
+    names = primary_key(model)
+    keys = [getattr(compiler.entity, k) for k in names]
+    grouped = compiler.select(columns=keys, ordered=False, sliced=False).correlate(None)
+    own = [getattr(model, k) for k in names]
+    target = own[0] if len(own) == 1 else sa.tuple_(*own)
+    return sa.select(*_old_columns(model, model, fields)).where(target.in_(grouped))
 
 
 def plain_where(qs: QuerySet[Any]) -> Callable[[], Any] | None:
@@ -350,6 +356,7 @@ def bulk_update(qs: QuerySet[M], objs: Sequence[M], fields: Sequence[str], batch
     rows = []
     for obj in objs:
         values = {f: getattr(obj, f) for f in fields}
+        _refuse_sql(model, values)
         refuse_nulls(model, values)
         key = _key_of(model, obj)
         rows.append((*(key if isinstance(key, tuple) else (key,)), *validate_fields(model, values).values()))
@@ -369,6 +376,17 @@ def bulk_update(qs: QuerySet[M], objs: Sequence[M], fields: Sequence[str], batch
         expire(qs, written, list(clause))
         total += len(written)
     return total
+
+
+def _refuse_sql(model: type[Any], values: dict[str, Any]) -> None:
+    """Refuse SQL expressions in ``bulk_update()``, whose rows travel as VALUES (data, never SQL)."""
+    errors = [
+        {"field": name, "message": "bulk_update() writes values, not SQL expressions: use update() or save()"}
+        for name, value in values.items()
+        if is_sql_value(value)
+    ]
+    if errors:
+        raise ValidationError(errors, model.__name__)
 
 
 def _refuse_stale(scope: QuerySet[Any], objs: Sequence[Any]) -> None:

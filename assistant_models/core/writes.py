@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 
-from assistant_models.core.base import validate_fields
+from assistant_models.core.base import sql_fields, validate_fields
 from assistant_models.core.concerns import Versioned, concern
 from assistant_models.core.copy import copy_instances
 from assistant_models.core.deletes import delete
 from assistant_models.core.inserts import insert_many, insert_one
 from assistant_models.core.paths import primary_key
 from assistant_models.core.persistence import translating
+from assistant_models.core.sql_values import compile_fields
 from assistant_models.core.updates import bulk_update, check_batch_size, update
 from assistant_models.exceptions import ConflictError, FieldError, ValidationError
 
@@ -94,8 +95,13 @@ def bulk_create(qs: QuerySet[M], objs: Sequence[M], batch_size: int | None, conf
     _check_conflicts(qs.model, conflicts)
     if not objs:
         return objs
+    computed = False
     for obj in objs:
         obj.clean_changes()
+        fields = sql_fields(obj)
+        if fields:  # compiled before any row is sent: a refused value writes nothing
+            compile_fields(obj, fields, inserting=True)
+            computed = True
     _attach_relations(qs.model, objs)
     session = qs.session
     pending = [o for o in objs if o in session and sa.inspect(o).pending]
@@ -108,8 +114,8 @@ def bulk_create(qs: QuerySet[M], objs: Sequence[M], batch_size: int | None, conf
         with translating():
             session.flush()
     keys_made_by_server = any(getattr(o, k) is None for o in objs for k in primary_key(qs.model))
-    with translating():
-        if conflicts.ignore or conflicts.update or keys_made_by_server:
+    with translating():  # COPY carries values, never SQL: rows holding SQL are INSERTed
+        if conflicts.ignore or conflicts.update or keys_made_by_server or computed:
             insert_many(session, qs.model, objs, batch_size, conflicts)
         else:
             copy_instances(session, qs.model, objs, batch_size)

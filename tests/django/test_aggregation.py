@@ -369,7 +369,6 @@ def test_filter_across_a_reverse_relation_returns_a_row_per_match(d):
     assert [p.name for p in qs] == ["Apress", "Apress", "Sams", "Prentice Hall"]
 
 
-@pytest.mark.xfail(strict=True, reason="annotate() after filter() does not reuse the filter's join")
 def test_filter_before_annotate_restricts_the_aggregate(d):
     qs = (
         Publisher.objects.filter(book__price__lt=Decimal("40.0"))

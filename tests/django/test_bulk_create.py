@@ -112,7 +112,6 @@ def test_empty_model(save):
     assert NoFields.objects.count() == 2
 
 
-@pytest.mark.xfail(strict=True, reason="an expression as a field value is refused by validation")
 def test_bulk_insert_expressions(save):
     from assistant_models import Lower, Value
 

@@ -132,7 +132,6 @@ def test_update_of_an_f_over_a_relation_is_refused(d):
         Company.objects.update(name=F("ceo__lastname"))
 
 
-@pytest.mark.xfail(strict=True, reason="an expression as a field value is refused by validation")
 def test_object_update_with_f(d, save):
     gmbh = Company.objects.get(pk=d.gmbh.pk)
     gmbh.num_employees = F("num_employees") + 4

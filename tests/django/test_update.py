@@ -118,7 +118,6 @@ def test_update_of_an_unknown_field_is_refused(adv):
         DataPoint.objects.update(nonexistent="x")
 
 
-@pytest.mark.xfail(strict=True, reason="update() refuses F() of an annotation")
 def test_update_annotated_queryset(adv):
     qs = DataPoint.objects.annotate(max=Max("value"))
     assert qs.update(another_value="foo") == 3
@@ -127,7 +126,6 @@ def test_update_annotated_queryset(adv):
     assert sorted(DataPoint.objects.values_list("another_value", flat=True)) == ["apple", "banana", "banana"]
 
 
-@pytest.mark.xfail(strict=True, reason="update() of a QuerySet filtered on an aggregate annotation fails")
 def test_update_annotated_multi_table_queryset(adv):
     qs = DataPoint.objects.annotate(related_count=Count("relatedpoint"))
     assert qs.update(value="Foo") == 3
