@@ -335,6 +335,25 @@ def test_a_sync_call_in_an_async_unit_of_work_raises_a_clear_error(adb_session, 
     arun(main())
 
 
+def test_instance_methods_have_awaited_twins(adb_session, arun) -> None:
+    async def main() -> None:
+        task = Task(title="awaited instance")
+        await task.asave()
+        task.title = "saved again"
+        await task.asave()
+        await Task.objects.filter(pk=task.id).aupdate(priority=9)
+        await task.arefresh_from_db()
+        assert (task.title, task.priority) == ("saved again", 9)
+        assert await task.adelete() == (1, {"Task": 1})
+        assert not await Task.objects.filter(pk=task.id).aexists()
+        await task.arestore()
+        assert await Task.objects.filter(pk=task.id).aexists()
+        assert await task.adelete(hard=True) == (1, {"Task": 1})
+        assert not await Task.all_objects.filter(pk=task.id).aexists()
+
+    arun(main())
+
+
 def test_instance_methods_run_in_the_bridge_and_say_so_when_not(adb_session, arun) -> None:
     async def main() -> None:
         user = await User.objects.acreate_user(f"{_tag()}@example.com", f"u{_tag()}", PASSWORD)

@@ -130,6 +130,26 @@ class InstanceAPI:
                 key = state.identity  # not self.pk: its expired values would try to load the gone row
                 raise model.DoesNotExist(f"{model.__name__} matching pk={key!r} does not exist") from None
 
+    # -- awaited twins, as Django's asave/adelete/arefresh_from_db ------------------------------
+
+    async def asave(self) -> None:
+        """Await :meth:`save` in an async unit of work (``async with db.asession():``)."""
+        from assistant_models.core.aio import run_bridged
+
+        await run_bridged(self.save)
+
+    async def adelete(self) -> tuple[int, dict[str, int]]:
+        """Await :meth:`delete` in an async unit of work."""
+        from assistant_models.core.aio import run_bridged
+
+        return await run_bridged(self.delete)
+
+    async def arefresh_from_db(self, fields: Iterable[str] | None = None) -> None:
+        """Await :meth:`refresh_from_db` in an async unit of work."""
+        from assistant_models.core.aio import run_bridged
+
+        await run_bridged(self.refresh_from_db, fields)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, InstanceAPI):
             return NotImplemented

@@ -98,6 +98,18 @@ class SoftDeleteMixin(SQLModel):
 
         restore_instance(self)
 
+    async def adelete(self, hard: bool = False) -> tuple[int, dict[str, int]]:
+        """Await :meth:`delete` in an async unit of work (``async with db.asession():``)."""
+        from assistant_models.core.aio import run_bridged
+
+        return await run_bridged(self.delete, hard)
+
+    async def arestore(self) -> None:
+        """Await :meth:`restore` in an async unit of work."""
+        from assistant_models.core.aio import run_bridged
+
+        await run_bridged(self.restore)
+
 
 class AuditMixin(SQLModel):
     """Every create, update, soft delete, restore and hard delete writes an audit row.
