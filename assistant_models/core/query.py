@@ -125,6 +125,7 @@ class Query:
     empty: bool = False
     params: dict[str, Any] = field(default_factory=dict)
     groups: int = 0
+    next_param: int = 0  # number of the next parameter name (``am<n>``): names never repeat
 
     # -- state ------------------------------------------------------------------------------
 
@@ -215,7 +216,10 @@ class Query:
         if negate:
             built = Node((built,), Q.AND, True)
         return self.clone(
-            where=(*self.where, built), params={**self.params, **builder.params}, groups=self.groups + 1
+            where=(*self.where, built),
+            params={**self.params, **builder.params},
+            groups=self.groups + 1,
+            next_param=builder.counter,
         )
 
     def combine(self, other: Query, connector: str) -> Query:
@@ -235,7 +239,7 @@ class Query:
             return other if self.empty else self
         if connector == Q.AND and (self.empty or other.empty):
             return self.clone(empty=True)
-        right, params = _renumbered(other, len(self.params), self.groups)
+        right, params = _renumbered(other, self.next_param, self.groups)
         left = Node((*self.where, *(RawSQL(c) for c in self.raw_where)), Q.AND, False)
         sides = tuple(side for side in (left, right) if side.children)
         if connector == Q.OR and len(sides) < 2:
@@ -247,6 +251,7 @@ class Query:
             raw_where=(),
             params={**self.params, **params},
             groups=self.groups + other.groups,
+            next_param=self.next_param + other.next_param,
         )
 
     def add_ordering(self, items: Sequence[str | Expression], problems: list[str]) -> tuple[OrderBy, ...]:
@@ -332,7 +337,7 @@ class _Builder:
         self.group = group
         self.params: dict[str, Any] = {}
         self.problems: list[str] = []
-        self.counter = len(query.params)
+        self.counter = query.next_param
         self.annotations = query.annotation_types()
 
     def node(self, q: Q) -> Node:
