@@ -222,6 +222,7 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
             if query.values is None and name in self.model.model_fields:
                 problems.append(f"the annotation {name!r} conflicts with a field on the model")
                 continue
+            query, expression = query.bind(expression)
             probe = query.clone(
                 annotations=(
                     *query.annotations,
