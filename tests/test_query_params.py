@@ -1,6 +1,7 @@
 """Query parameters: every value keeps a name of its own, so a statement built once serves any values."""
 
 import pytest
+import sqlalchemy as sa
 
 from assistant_models import Case, F, Q, SearchMatch, SearchQuery, SearchRank, Value, When
 from assistant_models.models import Task
@@ -91,3 +92,20 @@ def test_matches_inside_a_conditional_expression_carry_their_own_texts(docs):
         ("Fix login bug", 1),
         ("Write release notes", 2),
     ]
+
+
+def test_an_annotation_of_a_known_shape_is_typed_without_compiling_it_again(db_session, monkeypatch):
+    from assistant_models.core import queryset
+
+    Task.objects.alias(rank=SearchRank("first"))
+    compiled = []
+    real = queryset.Compiler.annotation_sql
+
+    def counting(self, name):
+        compiled.append(name)
+        return real(self, name)
+
+    monkeypatch.setattr(queryset.Compiler, "annotation_sql", counting)
+    qs = Task.objects.alias(rank=SearchRank("second"))
+    assert compiled == []
+    assert isinstance(qs.query.annotation("rank").type_, sa.Float)

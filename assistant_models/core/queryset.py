@@ -230,7 +230,7 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
                 )
             )
             try:
-                type_ = Compiler(probe).annotation_sql(name).type
+                type_ = _annotation_type(probe, name)
             except FieldError as exc:
                 problems.extend(exc.problems)
                 continue
@@ -790,6 +790,26 @@ def _without_hidden(result: Any) -> Any:
     if not any(k.startswith(HIDDEN) for k in keys):
         return result
     return result.columns(*[i for i, k in enumerate(keys) if not k.startswith(HIDDEN)])
+
+
+#: Annotation types by model and the shapes of its annotations: a probe compile per new shape.
+_TYPES = LRU(512)
+
+
+def _annotation_type(probe: Query, name: str) -> Any:
+    """Return the SQL type of the annotation ``name`` of ``probe``, compiled once per shape.
+
+    Raises:
+        FieldError: The annotation names an unknown field or annotation.
+    """
+    shapes = tuple((a.name, a.expression.shape) for a in probe.annotations)
+    key = None if any(shape is None for _, shape in shapes) else (probe.model, shapes)
+    type_ = _TYPES.get(key) if key is not None else None
+    if type_ is None:
+        type_ = Compiler(probe).annotation_sql(name).type
+        if key is not None:
+            _TYPES.put(key, type_)
+    return type_
 
 
 def _uniquely_indexed(column: sa.Column[Any]) -> bool:
