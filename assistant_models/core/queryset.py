@@ -9,13 +9,13 @@ Rows, once read, stay on the QuerySet (Django's result cache).
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast, overload
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from assistant_models.core import writes
+from assistant_models.core import ingest, writes
 from assistant_models.core.aggregates import Aggregate
 from assistant_models.core.aggregation import aggregate
 from assistant_models.core.aio import AsyncQuerySetMixin
@@ -760,6 +760,22 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
     def bulk_update(self, objs: Sequence[M], fields: Sequence[str], batch_size: int | None = None) -> int:
         """Write ``fields`` of many instances in one statement per batch; return the count."""
         return writes.bulk_update(self, objs, fields, batch_size)
+
+    def bulk_insert(self, rows: Iterable[Mapping[str, Any]], *, batch_size: int | None = None) -> int:
+        """Store plain mappings of field values by COPY, the fastest way in; return how many.
+
+        No instance is made and nothing is read back. Each row is validated field by
+        field as the constructor would (types converted, constraints, field validators,
+        defaults; unknown, missing and protected fields refused, each error naming
+        ``rows[<index>].<field>``). Columns left ``None`` that the server fills get their
+        server defaults; audited models get their audit rows. It runs in a savepoint:
+        an error leaves none of the call's rows behind.
+
+        Args:
+            rows: One mapping per row (any iterable: it is read ``batch_size`` rows at a time).
+            batch_size: Rows per COPY statement (10,000 by default).
+        """
+        return ingest.bulk_insert(self, rows, batch_size)
 
     def get_or_create(
         self,
