@@ -9,8 +9,10 @@ import pytest
 from lab_models import Author, Entry, Membership
 from sqlalchemy import text
 
+from assistant_models import F, Lower, Value
 from assistant_models.core.audit import audit_actor
 from assistant_models.core.base import NAIVE_MESSAGE, NUL_MESSAGE, SURROGATE_MESSAGE
+from assistant_models.core.ingest import EXPRESSION_MESSAGE
 from assistant_models.exceptions import ConflictError, ValidationError
 from assistant_models.models import AuditLog, AuthSession, Task, TaskStatus, User
 
@@ -228,3 +230,12 @@ def test_documents_are_checked_as_every_write_checks_them(lab) -> None:
     with pytest.raises(ValidationError) as caught:
         Author.objects.bulk_insert([{"name": "Ann"}, {"name": "Bob", "meta": {"k": ["a\x00"]}}])
     assert caught.value.errors == [{"field": "rows[1].meta", "message": NUL_MESSAGE}]
+
+
+def test_sql_expressions_are_refused_with_a_pointer_to_bulk_create(db_session) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Task.objects.bulk_insert(
+            [{"title": "x", "priority": F("retry_count") + 1}, {"title": Lower(Value("Y"))}]
+        )
+    assert caught.value.fields == ["rows[0].priority", "rows[1].title"]
+    assert all(e["message"] == EXPRESSION_MESSAGE for e in caught.value.errors)

@@ -30,6 +30,7 @@ from assistant_models.core.base import NAIVE_MESSAGE, NUL_MESSAGE, SURROGATE_MES
 from assistant_models.core.columns import server_filled, written_columns
 from assistant_models.core.concerns import Audited, concern, concerns_of
 from assistant_models.core.copy import audit_keys, copy_text, send_copy
+from assistant_models.core.expressions import is_sql_value
 from assistant_models.core.persistence import translating
 from assistant_models.core.updates import check_batch_size
 from assistant_models.exceptions import ValidationError
@@ -43,6 +44,8 @@ __all__ = ["BATCH", "bulk_insert"]
 BATCH = 10_000
 #: Errors reported at most: a batch of bad rows would otherwise make a message of megabytes.
 MAX_ERRORS = 20
+#: What a SQL expression as a value is told: COPY can only carry values.
+EXPRESSION_MESSAGE = "is a SQL expression: bulk_insert stores values (bulk_create sends expressions)"
 #: Our words for pydantic's error types, as the constructor reports them.
 _MESSAGES = {
     "extra_forbidden": "is not a field of this model",
@@ -158,9 +161,11 @@ def _validated(plan: _Plan, batch: list[Any], start: int) -> list[dict[str, Any]
     try:
         values: list[dict[str, Any]] = plan.validator.validate_python(batch)
     except pydantic_core.ValidationError as exc:
-        for err in exc.errors(include_url=False, include_input=False):
+        for err in exc.errors(include_url=False):
             index, *loc = err["loc"]
             message = _MESSAGES.get(err["type"], err["msg"].removeprefix("Value error, "))
+            if is_sql_value(err.get("input")):
+                message = EXPRESSION_MESSAGE
             errors.append({"field": _field(start + int(index), loc), "message": message})
         raise _error(plan, errors) from None
     for name in plan.required:
