@@ -77,7 +77,9 @@ def test_missing_and_invalid_values_name_their_rows(db_session) -> None:
 def test_fields_a_concern_keeps_cannot_be_set(db_session) -> None:
     with pytest.raises(ValidationError) as caught:
         Task.objects.bulk_insert([{"title": "fine"}, {"title": "versioned", "version": 7}])
-    assert caught.value.errors == [{"field": "rows[1].version", "message": "is kept by the model"}]
+    assert caught.value.errors == [
+        {"field": "rows[1].version", "message": "is kept by the model and cannot be set"}
+    ]
 
 
 def test_field_validators_and_constraints_run_as_in_the_constructor(api) -> None:

@@ -157,7 +157,9 @@ def _validated(plan: _Plan, batch: list[Any], start: int) -> list[dict[str, Any]
     if plan.protected:
         for i, row in enumerate(batch):
             for name in plan.protected.intersection(row) if isinstance(row, Mapping) else ():
-                errors.append({"field": _field(start + i, [name]), "message": "is kept by the model"})
+                errors.append(
+                    {"field": _field(start + i, [name]), "message": "is kept by the model and cannot be set"}
+                )
     try:
         values: list[dict[str, Any]] = plan.validator.validate_python(batch)
     except pydantic_core.ValidationError as exc:
