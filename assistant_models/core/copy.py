@@ -105,11 +105,6 @@ def _plan(
     return f"COPY {table.name} ({names}) FROM STDIN", cols
 
 
-def _line(values: dict[str, Any], cols: tuple[tuple[str, Callable[[Any], str]], ...]) -> str:
-    get = values.get
-    return "\t".join([NULL if (v := get(k)) is None else enc(v) for k, enc in cols])
-
-
 def copy_text(
     table: sa.Table, rows: Sequence[dict[str, Any]], omit: tuple[str, ...] = ()
 ) -> tuple[str, list[str], str]:
@@ -119,7 +114,9 @@ def copy_text(
     encoded by its type, a decorated type's own ``process_bind_param`` first.
     """
     sql, cols = _plan(table, omit)
-    payload = "\n".join([_line(r, cols) for r in rows]) + "\n"
+    # column by column: one loop per column costs less than one call per row and column
+    columns = [[NULL if (v := r.get(key)) is None else encode(v) for r in rows] for key, encode in cols]
+    payload = "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
     return sql, [name for name, _encode in cols], payload
 
 
