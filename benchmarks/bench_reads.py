@@ -30,6 +30,7 @@ from bench_harness import (
 )
 from sqlalchemy.orm import Session
 
+from assistant_models.core.context import bind_session, forget_current_session, unbind_session
 from assistant_models.models import Task
 
 # ------------------------------------------------------------------------------ reads
@@ -46,10 +47,16 @@ def in_open_unit_of_work(b: Bench, read: Call) -> tuple[Call, Callable[[list[str
     """
     unit = b.db.session()
     session = unit.__enter__()
+    # current only during its own calls: the other contenders' units of work stay their own
+    forget_current_session()
 
     def call(i: int) -> object:
-        session.expunge_all()
-        return read(i)
+        token = bind_session(session)
+        try:
+            session.expunge_all()
+            return read(i)
+        finally:
+            unbind_session(token)
 
     def close(notes: list[str]) -> None:
         unit.__exit__(None, None, None)
@@ -342,9 +349,12 @@ def setup_search(b: Bench) -> Setup:
     matches = vector.op("@@")(query)
     rank = sa.func.ts_rank_cd(vector, query).desc()
 
+    def search(i: int) -> object:
+        return list(Task.objects.search(RARE_TERM)[:PER_PAGE])
+
     def managers(i: int) -> object:
         with b.db.session():
-            return list(Task.objects.search(RARE_TERM)[:PER_PAGE])
+            return search(i)
 
     def sa_orm(i: int) -> object:
         stmt = sa.select(p).where(matches, p.deleted_at.is_(None)).order_by(rank).limit(PER_PAGE)
@@ -376,4 +386,5 @@ def setup_search(b: Bench) -> Setup:
         compare_rows(managers, [r[ID] for r in raw_pg(0)], ordered=False),
     ]
     b.raw.rollback()
-    return Setup(fns, notes)
+    fns[IN_UOW], close = in_open_unit_of_work(b, search)
+    return Setup(fns, notes, after=close)

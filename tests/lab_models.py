@@ -99,6 +99,18 @@ class Membership(AuditMixin, LabModel, table=True):
     objects: ClassVar[Manager[Membership]] = Manager()
 
 
+class Entry(AuditMixin, LabModel, table=True):
+    """An audited model whose keys the server makes, with a field typed optional but stored NOT NULL."""
+
+    __tablename__ = "lab_entries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    amount: int = 0
+    label: str | None = Field(default=None, nullable=False, max_length=50)
+
+    objects: ClassVar[Manager[Entry]] = Manager()
+
+
 def create_lab_tables(connection: sa.Connection) -> None:
     """Create the lab tables in the connection's transaction."""
     lab_metadata.create_all(connection)

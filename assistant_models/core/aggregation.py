@@ -113,6 +113,10 @@ class RowsScope:
             ["filter= of an aggregate over a sliced or grouped QuerySet"], self.qs.model.__name__
         )
 
+    def parameter(self, name: str, value: Any, type_: Any) -> SQL:
+        """Return the value bound inside the SQL: these aggregates are built for one call."""
+        return sa.bindparam(name, value, type_=type_, unique=True)
+
     def subquery(self, qs: QuerySet[Any]) -> sa.Select[Any]:
         """Refuse subqueries here."""
         raise FieldError(

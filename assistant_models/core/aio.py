@@ -28,7 +28,7 @@ from __future__ import annotations
 import inspect
 import threading
 import typing
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from sqlalchemy import event
@@ -266,6 +266,11 @@ class AsyncQuerySetMixin(Generic[M]):
             self, objs: Sequence[M], fields: Sequence[str], batch_size: int | None = None
         ) -> int:
             """Await :meth:`bulk_update`."""
+
+        async def abulk_insert(
+            self, rows: Iterable[Mapping[str, Any]], *, batch_size: int | None = None
+        ) -> int:
+            """Await :meth:`bulk_insert`."""
 
         async def aget_or_create(
             self,

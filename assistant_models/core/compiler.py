@@ -109,6 +109,16 @@ class Compiler:
         stmt: sa.Select[Any] = Compiler(query, root=root, outer=self, inline=True).select()
         return stmt
 
+    def parameter(self, name: str, value: Any, type_: Any) -> SQL:
+        """Return a parameter an expression binds: by its name if the query holds it, else unique.
+
+        Subqueries and conditions nested in expressions bind their values inside the SQL
+        (unique names), as their lookups do; the query's own parameters keep their names,
+        so a cached statement takes each call's values from the query.
+        """
+        own = self.inline is None and name in self.query.params
+        return sa.bindparam(name, value, type_=type_, unique=not own)
+
     # -- paths ------------------------------------------------------------------------------
 
     def path_sql(self, path: Path, group: int | None) -> SQL:

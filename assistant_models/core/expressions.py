@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import operator
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeAlias
@@ -76,6 +76,13 @@ class Scope(Protocol):
     def subquery(self, qs: QuerySet[Any]) -> sa.Select[Any]:
         """Return ``qs`` compiled as a SELECT correlated to this scope."""
 
+    def parameter(self, name: str, value: Any, type_: TypeEngine[Any]) -> SQL:
+        """Return the query parameter ``name`` (holding ``value``) as SQL; see :meth:`Expression.bind`."""
+
+
+#: Names a value as a parameter of the query an expression joins, and records the value.
+Namer: TypeAlias = Callable[[Any], str]
+
 
 class Expression:
     """Base of every expression; arithmetic on expressions makes new ones.
@@ -104,6 +111,24 @@ class Expression:
     def has_aggregate(self) -> bool:
         """Return whether an aggregate appears anywhere in this expression."""
         return any(e.contains_aggregate for e in self.walk())
+
+    @property
+    def shape(self) -> Hashable | None:
+        """Return what determines this expression's SQL (not its values), or ``None`` if only it has it.
+
+        A query whose expressions all have a shape has one too, and its statement is
+        built once (:attr:`assistant_models.core.query.Query.shape`).
+        """
+        return None
+
+    def bind(self, name: Namer) -> Expression:
+        """Return this expression with its values as parameters of the query it joins.
+
+        ``name(value)`` records a value in the query and returns the parameter's name;
+        :meth:`resolve` then asks ``scope.parameter(...)`` for it. Expressions that
+        keep their values inside their SQL return themselves.
+        """
+        return self
 
     def _combine(self, op: Callable[[Any, Any], Any], other: Any, reverse: bool = False) -> Combined:
         other_expr = as_expression(other, strings_are_fields=False)

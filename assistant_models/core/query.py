@@ -11,7 +11,7 @@ kept as bound parameters; a query made only of such values has a hashable
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,13 +69,11 @@ class Node:
                 if child.kind not in ("param", "null"):
                     return None
                 parts.append((child.written, child.shape, child.param, child.group))
-            elif isinstance(child, Node):
+            else:
                 shape = child.shape
                 if shape is None:
                     return None
                 parts.append(shape)
-            else:
-                return None
         return tuple(parts)
 
 
@@ -125,6 +123,7 @@ class Query:
     empty: bool = False
     params: dict[str, Any] = field(default_factory=dict)
     groups: int = 0
+    next_param: int = 0  # number of the next parameter name (``am<n>``): names never repeat
 
     # -- state ------------------------------------------------------------------------------
 
@@ -161,7 +160,10 @@ class Query:
     @property
     def shape(self) -> Hashable | None:
         """Return what determines this query's SQL (not its values), or ``None`` if only it has it."""
-        if self.raw_where or self.annotations or self.combinator or self.distinct_on:
+        if self.raw_where or self.combinator or self.distinct_on:
+            return None
+        annotations = tuple((a.name, a.selected, a.group, a.expression.shape) for a in self.annotations)
+        if any(shape is None for *_, shape in annotations):
             return None
         values: tuple[Hashable, ...] | None = None
         if self.values is not None:
@@ -196,6 +198,7 @@ class Query:
             self.defer,
             self.empty,
             values,
+            annotations,
         )
 
     # -- refinements ------------------------------------------------------------------------
@@ -215,8 +218,22 @@ class Query:
         if negate:
             built = Node((built,), Q.AND, True)
         return self.clone(
-            where=(*self.where, built), params={**self.params, **builder.params}, groups=self.groups + 1
+            where=(*self.where, built),
+            params={**self.params, **builder.params},
+            groups=self.groups + 1,
+            next_param=builder.counter,
         )
+
+    def bind(self, expression: Expression) -> tuple[Query, Expression]:
+        """Return the query holding the values of ``expression`` as parameters, and the bound expression.
+
+        See :meth:`Expression.bind`; an expression that binds nothing comes back as it is.
+        """
+        params: dict[str, Any] = {}
+        bound = expression.bind(_namer(params, self.next_param))
+        if not params:
+            return self, expression
+        return self.clone(params={**self.params, **params}, next_param=self.next_param + len(params)), bound
 
     def combine(self, other: Query, connector: str) -> Query:
         """Return the rows of this query AND/OR those of ``other`` (``qs1 & qs2``, ``qs1 | qs2``).
@@ -235,7 +252,7 @@ class Query:
             return other if self.empty else self
         if connector == Q.AND and (self.empty or other.empty):
             return self.clone(empty=True)
-        right, params = _renumbered(other, len(self.params), self.groups)
+        right, params = _renumbered(other, self.next_param, self.groups)
         left = Node((*self.where, *(RawSQL(c) for c in self.raw_where)), Q.AND, False)
         sides = tuple(side for side in (left, right) if side.children)
         if connector == Q.OR and len(sides) < 2:
@@ -247,6 +264,7 @@ class Query:
             raw_where=(),
             params={**self.params, **params},
             groups=self.groups + other.groups,
+            next_param=self.next_param + other.next_param,
         )
 
     def add_ordering(self, items: Sequence[str | Expression], problems: list[str]) -> tuple[OrderBy, ...]:
@@ -324,6 +342,20 @@ def order_name(order: OrderBy) -> str | None:
 _RANDOM: ColumnElement[Any] = sa.func.random()
 
 
+_UNSET: Any = object()
+
+
+def _namer(params: dict[str, Any], first: int) -> Callable[[Any], str]:
+    """Return a namer (see :meth:`Expression.bind`) numbering from ``first`` and recording in ``params``."""
+
+    def name(value: Any) -> str:
+        key = f"am{first + len(params)}"
+        params[key] = value
+        return key
+
+    return name
+
+
 class _Builder:
     """Turns ``Q`` trees into :class:`Node` trees: names checked, values converted, parameters named."""
 
@@ -332,7 +364,7 @@ class _Builder:
         self.group = group
         self.params: dict[str, Any] = {}
         self.problems: list[str] = []
-        self.counter = len(query.params)
+        self.counter = query.next_param
         self.annotations = query.annotation_types()
 
     def node(self, q: Q) -> Node:
@@ -343,7 +375,7 @@ class _Builder:
                 if built.children:
                     children.append(built)
             elif isinstance(child, Expression):
-                children.append(child)
+                children.append(child.bind(self.name))
             else:
                 leaf = self.leaf(*child)
                 if leaf is not None:
@@ -359,8 +391,7 @@ class _Builder:
         problem = secret_problem(self.query.model, path, written)
         if problem:
             self.problems.append(problem)
-        name = f"am{self.counter}"
-        self.counter += 1
+        name = self.name()
         lookup = path.lookup
         model = self.query.model.__name__
         if isinstance(value, (Expression, ColumnElement)):
@@ -384,6 +415,14 @@ class _Builder:
         shape = lookup.shape(prepared)
         self.params.update(lookup.parameters(prepared, name))
         return Leaf(path, prepared, "param", shape, name, self.group, written)
+
+    def name(self, value: Any = _UNSET) -> str:
+        """Return the next parameter name; with ``value``, record it under that name (expressions)."""
+        name = f"am{self.counter}"
+        self.counter += 1
+        if value is not _UNSET:
+            self.params[name] = value
+        return name
 
     def check(self) -> None:
         if self.problems:
@@ -426,16 +465,23 @@ def _renumbered(query: Query, first_param: int, first_group: int) -> tuple[Node,
     params: dict[str, Any] = {}
     counter = [first_param]
 
-    def leaf(old: Leaf) -> Leaf:
-        name = f"am{counter[0]}"
+    def name(value: Any = _UNSET) -> str:
+        key = f"am{counter[0]}"
         counter[0] += 1
+        if value is not _UNSET:
+            params[key] = value
+        return key
+
+    def leaf(old: Leaf) -> Leaf:
+        key = name()
         if old.kind == "param":
-            params.update(old.path.lookup.parameters(old.value, name))
-        return Leaf(old.path, old.value, old.kind, old.shape, name, old.group + first_group, old.written)
+            params.update(old.path.lookup.parameters(old.value, key))
+        return Leaf(old.path, old.value, old.kind, old.shape, key, old.group + first_group, old.written)
 
     def node(old: Node) -> Node:
         children = tuple(
-            leaf(c) if isinstance(c, Leaf) else node(c) if isinstance(c, Node) else c for c in old.children
+            leaf(c) if isinstance(c, Leaf) else node(c) if isinstance(c, Node) else c.bind(name)
+            for c in old.children
         )
         return Node(children, old.connector, old.negated)
 

@@ -9,13 +9,13 @@ Rows, once read, stay on the QuerySet (Django's result cache).
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast, overload
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from assistant_models.core import writes
+from assistant_models.core import ingest, writes
 from assistant_models.core.aggregates import Aggregate
 from assistant_models.core.aggregation import aggregate
 from assistant_models.core.aio import AsyncQuerySetMixin
@@ -222,6 +222,7 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
             if query.values is None and name in self.model.model_fields:
                 problems.append(f"the annotation {name!r} conflicts with a field on the model")
                 continue
+            query, expression = query.bind(expression)
             probe = query.clone(
                 annotations=(
                     *query.annotations,
@@ -229,7 +230,7 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
                 )
             )
             try:
-                type_ = Compiler(probe).annotation_sql(name).type
+                type_ = _annotation_type(probe, name)
             except FieldError as exc:
                 problems.extend(exc.problems)
                 continue
@@ -760,6 +761,22 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
         """Write ``fields`` of many instances in one statement per batch; return the count."""
         return writes.bulk_update(self, objs, fields, batch_size)
 
+    def bulk_insert(self, rows: Iterable[Mapping[str, Any]], *, batch_size: int | None = None) -> int:
+        """Store plain mappings of field values by COPY, the fastest way in; return how many.
+
+        No instance is made and nothing is read back. Each row is validated field by
+        field as the constructor would (types converted, constraints, field validators,
+        defaults; unknown, missing and protected fields refused, each error naming
+        ``rows[<index>].<field>``). Columns left ``None`` that the server fills get their
+        server defaults; audited models get their audit rows. It runs in a savepoint:
+        an error leaves none of the call's rows behind.
+
+        Args:
+            rows: One mapping per row (any iterable: it is read ``batch_size`` rows at a time).
+            batch_size: Rows per COPY statement (10,000 by default).
+        """
+        return ingest.bulk_insert(self, rows, batch_size)
+
     def get_or_create(
         self,
         defaults: dict[str, Any] | None = None,
@@ -789,6 +806,26 @@ def _without_hidden(result: Any) -> Any:
     if not any(k.startswith(HIDDEN) for k in keys):
         return result
     return result.columns(*[i for i, k in enumerate(keys) if not k.startswith(HIDDEN)])
+
+
+#: Annotation types by model and the shapes of its annotations: a probe compile per new shape.
+_TYPES = LRU(512)
+
+
+def _annotation_type(probe: Query, name: str) -> Any:
+    """Return the SQL type of the annotation ``name`` of ``probe``, compiled once per shape.
+
+    Raises:
+        FieldError: The annotation names an unknown field or annotation.
+    """
+    shapes = tuple((a.name, a.expression.shape) for a in probe.annotations)
+    key = None if any(shape is None for _, shape in shapes) else (probe.model, shapes)
+    type_ = _TYPES.get(key) if key is not None else None
+    if type_ is None:
+        type_ = Compiler(probe).annotation_sql(name).type
+        if key is not None:
+            _TYPES.put(key, type_)
+    return type_
 
 
 def _uniquely_indexed(column: sa.Column[Any]) -> bool:

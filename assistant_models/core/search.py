@@ -8,12 +8,13 @@ expression.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
 from assistant_models.core.base import refuse_nul
-from assistant_models.core.expressions import SQL, Expression, F, Scope
+from assistant_models.core.expressions import SQL, Expression, F, Namer, Scope
 from assistant_models.core.tsvector import SEARCH_COLUMN
 from assistant_models.exceptions import FieldError, ValidationError
 
@@ -54,22 +55,47 @@ def _clean(text: Any, model: str) -> str:
 
 
 class SearchQuery(Expression):
-    """A web-style query (``"exact phrase" or -word``); any text is valid, none raises."""
+    """A web-style query (``"exact phrase" or -word``); any text is valid, none raises.
+
+    In a query the text is a bound parameter, so every search of one shape shares one
+    statement, whatever it looks for.
+    """
 
     def __init__(self, text: str, config: str = "english") -> None:
         if not isinstance(config, str) or not config.isidentifier():
             raise ValidationError.single("config", "is not a text search configuration name")
         self.text = _clean(text, "SearchQuery")
         self.config = config
+        self.param: str | None = None  # the name of the text's parameter, once bound
+
+    @property
+    def shape(self) -> Hashable | None:
+        """Return the configuration and parameter name: the text is a value, not SQL."""
+        return None if self.param is None else ("search_query", self.config, self.param)
+
+    def bind(self, name: Namer) -> SearchQuery:
+        """Return a copy whose text is the query parameter ``name(text)``."""
+        bound = object.__new__(SearchQuery)
+        bound.__dict__.update(self.__dict__, param=name(self.text))
+        return bound
 
     def resolve(self, scope: Scope) -> SQL:
         """Return ``websearch_to_tsquery(config, text)``."""
         regconfig: Any = sa.literal_column(f"'{self.config}'::regconfig")
-        return sa.func.websearch_to_tsquery(regconfig, sa.literal(self.text, sa.Text))
+        if self.param is None:
+            text: Any = sa.literal(self.text, sa.Text)
+        else:
+            text = scope.parameter(self.param, self.text, sa.Text())
+        return sa.func.websearch_to_tsquery(regconfig, text)
 
 
 class SearchVector(Expression):
     """The stored search vector of the rows being queried (the model's ``__searchable__`` fields)."""
+
+    @property
+    def shape(self) -> Hashable:
+        """Return a constant: the vector is the queried model's."""
+        return ("search_vector",)
 
     def resolve(self, scope: Scope) -> SQL:
         """Return the query's model's ``search_vector`` column."""
@@ -86,6 +112,18 @@ class SearchMatch(Expression):
     def children(self) -> tuple[Expression, ...]:
         """Return the vector and the query."""
         return (self.vector, self.query)
+
+    @property
+    def shape(self) -> Hashable | None:
+        """Return the kind of expression and the query's shape."""
+        query = self.query.shape
+        return None if query is None else (type(self).__name__, query)
+
+    def bind(self, name: Namer) -> SearchMatch:
+        """Return a copy whose query text is a parameter."""
+        bound = object.__new__(type(self))
+        bound.__dict__.update(self.__dict__, query=self.query.bind(name))
+        return bound
 
     def resolve(self, scope: Scope) -> SQL:
         """Return ``vector @@ query``."""
