@@ -54,6 +54,19 @@ def _build(model: type[Any], omitted: tuple[str, ...]) -> Any:
     return final.add_cte(audit.cte("am_audit")) if audit is not None else final
 
 
+_COLUMNS: dict[sa.Table, tuple[tuple[str, str, bool], ...]] = {}
+
+
+def _insert_columns(table: sa.Table) -> tuple[tuple[str, str, bool], ...]:
+    """Return each written column's key, parameter name and whether the server can fill it (cached)."""
+    columns = _COLUMNS.get(table)
+    if columns is None:
+        columns = _COLUMNS[table] = tuple(
+            (c.key, f"am_v_{c.key}", server_filled(c)) for c in written_columns(table)
+        )
+    return columns
+
+
 def insert_one(session: Session, obj: T) -> T:
     """Insert the validated, transient ``obj`` and attach it to ``session`` as persistent."""
     model: Any = type(obj)
@@ -66,14 +79,13 @@ def insert_one(session: Session, obj: T) -> T:
             session.add(obj)
             session.flush()
         return obj
-    table: sa.Table = model.__table__
-    omitted = tuple(c.key for c in written_columns(table) if values.get(c.key) is None and server_filled(c))
-    key = (model, omitted)
-    stmt = _INSERTS.get(key)
+    columns = _insert_columns(model.__table__)
+    omitted = tuple(key for key, _, filled in columns if filled and values.get(key) is None)
+    stmt = _INSERTS.get((model, omitted))
     if stmt is None:
         stmt = _build(model, omitted)
-        _INSERTS.put(key, stmt)
-    params = {f"am_v_{c.key}": values.get(c.key) for c in written_columns(table) if c.key not in omitted}
+        _INSERTS.put((model, omitted), stmt)
+    params = {name: values.get(key) for key, name, _ in columns if key not in omitted}
     params[ACTOR_PARAM] = current_actor()
     with translating():
         session.flush()  # rows this one may refer to go first
@@ -81,9 +93,8 @@ def insert_one(session: Session, obj: T) -> T:
         if rows is None:
             rows = list(session.execute(stmt, params, execution_options={HANDLED: True}))
     (row,) = rows
-    for name, value in zip(
-        omitted, row, strict=False
-    ):  # before the object gets its identity: the key may be among them
+    # before the object gets its identity: the key may be among them
+    for name, value in zip(omitted, row, strict=False):
         set_committed_value(obj, name, value)
     make_transient_to_detached(obj)
     session.add(obj)
