@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from assistant_models.exceptions import ValidationError
@@ -23,6 +24,7 @@ __all__ = [
     "AppendOnly",
     "Audited",
     "Concern",
+    "LiveParent",
     "SoftDelete",
     "Timestamped",
     "Versioned",
@@ -119,6 +121,44 @@ class Timestamped(Concern):
     def frozen(self, model: type[Any]) -> Iterable[str]:
         """Return both times: the server sets them."""
         return (self.created, self.updated)
+
+
+class LiveParent(Concern):
+    """Rows are hidden while the row they belong to is soft-deleted.
+
+    A chat's messages, tool runs and confirmations disappear from every read with their
+    chat, and come back with it on restore, without being written: the visibility
+    clause asks for a live parent (``EXISTS``, served by the parent's key). Rows whose
+    reference is NULL stay visible. ``all_objects`` shows every row, as for soft delete.
+
+    Args:
+        relation: The many-to-one relationship to the parent, by attribute name.
+    """
+
+    def __init__(self, relation: str) -> None:
+        self.relation = relation
+
+    def visibility(self, entity: Any, mode: str) -> ColumnElement[bool] | None:
+        """Return ``EXISTS (live parent)`` for live rows; nothing for the other modes."""
+        if mode != LIVE:
+            return None
+        relation = sa.inspect(entity).mapper.relationships[self.relation]
+        parent_model = relation.mapper.class_
+        soft = concern(parent_model, SoftDelete)
+        if soft is None:
+            return None
+        parent = aliased(parent_model)
+        pairs = [
+            (getattr(entity, local.key), getattr(parent, remote.key))
+            for local, remote in relation.local_remote_pairs
+        ]
+        live = sa.exists().where(*[remote == local for local, remote in pairs], soft.visibility(parent, LIVE))
+        nullable = [
+            local
+            for (local, _), (column, _) in zip(pairs, relation.local_remote_pairs, strict=True)
+            if column.nullable
+        ]
+        return sa.or_(*[c.is_(None) for c in nullable], live) if nullable else live
 
 
 class Audited(Concern):

@@ -1,0 +1,52 @@
+"""Conversations: chats, their messages, tools, attachments, confirmations, personas and state."""
+
+from assistant_models.models.chat.attachments import (
+    MAX_ATTACHMENT_BYTES,
+    Attachment,
+    AttachmentContent,
+    AttachmentManager,
+    ProcessingStatus,
+)
+from assistant_models.models.chat.confirmations import Confirmation, ConfirmationManager, ConfirmationStatus
+from assistant_models.models.chat.messages import MAX_CONTENT, ContentType, Message, MessageManager, Role
+from assistant_models.models.chat.personas import (
+    ExecutionContext,
+    Persona,
+    PersonaManager,
+    PersonaModule,
+    PromptModule,
+    PromptModuleManager,
+)
+from assistant_models.models.chat.sessions import ChatSession, ChatSessionManager, ChatStatus
+from assistant_models.models.chat.state import ConversationState, ConversationStateManager
+from assistant_models.models.chat.tools import ToolExecution, ToolExecutionManager, ToolStatus
+
+__all__ = [
+    "MAX_ATTACHMENT_BYTES",
+    "MAX_CONTENT",
+    "Attachment",
+    "AttachmentContent",
+    "AttachmentManager",
+    "ChatSession",
+    "ChatSessionManager",
+    "ChatStatus",
+    "Confirmation",
+    "ConfirmationManager",
+    "ConfirmationStatus",
+    "ContentType",
+    "ConversationState",
+    "ConversationStateManager",
+    "ExecutionContext",
+    "Message",
+    "MessageManager",
+    "Persona",
+    "PersonaManager",
+    "PersonaModule",
+    "ProcessingStatus",
+    "PromptModule",
+    "PromptModuleManager",
+    "Role",
+    "ToolExecution",
+    "ToolExecutionManager",
+    "ToolStatus",
+]
