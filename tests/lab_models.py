@@ -14,7 +14,7 @@ from sqlalchemy.orm import registry, relationship
 from sqlmodel import Field, Relationship
 
 from assistant_models import AssistantModel, Manager
-from assistant_models.core.concerns import AppendOnly, Concern
+from assistant_models.core.concerns import AppendOnly, Concern, LiveParent
 from assistant_models.core.mixins import AuditMixin, SoftDeleteMixin, TimestampMixin
 from assistant_models.core.types import JSONB
 
@@ -73,6 +73,22 @@ class Note(SoftDeleteMixin, TimestampMixin, LabModel, table=True):
     text: str = Field(max_length=200)
 
     objects: ClassVar[Manager[Note]] = Manager()
+
+
+class Remark(LabModel, table=True):
+    """A row hidden while its note is soft-deleted: the LiveParent concern, no core change."""
+
+    __tablename__ = "lab_remarks"
+    __concerns__: ClassVar[tuple[Concern, ...]] = (LiveParent("note"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    note_id: uuid.UUID | None = Field(default=None, foreign_key="lab_notes.id")
+    text: str = Field(max_length=200)
+
+    note: Note | None = Relationship(sa_relationship=relationship("Note"))
+
+    objects: ClassVar[Manager[Remark]] = Manager()
+    all_objects: ClassVar[Manager[Remark]] = Manager(visibility="all")
 
 
 class Event(LabModel, table=True):

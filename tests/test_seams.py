@@ -2,7 +2,7 @@
 
 import pytest
 import sqlalchemy as sa
-from lab_models import Author, Book, Event, Note, Shouting
+from lab_models import Author, Book, Event, Note, Remark, Shouting
 from sqlalchemy import text
 
 from assistant_models import FieldError, Lookup, Transform, ValidationError, register_lookup
@@ -109,3 +109,17 @@ def test_database_generated_integer_keys_come_back_from_create_and_bulk_create(l
     books = Book.objects.bulk_create([Book(title=f"t{i}", author=first) for i in range(3)])
     assert all(isinstance(b.id, int) for b in books)
     assert Book.objects.filter(author=first).count() == 3  # the key set through the relation was kept
+
+
+def test_rows_hidden_with_their_soft_deleted_parent_by_a_concern_the_core_never_names(lab):
+    kept, dropped = Note.objects.create(text="kept"), Note.objects.create(text="dropped")
+    for note in (kept, dropped):
+        Remark.objects.create(note_id=note.id, text=f"on {note.text}")
+    Remark.objects.create(note_id=None, text="on nothing")
+    dropped.delete()
+    visible = sorted(Remark.objects.values_list("text", flat=True))
+    assert visible == ["on kept", "on nothing"]  # a NULL reference stays visible
+    assert Remark.objects.filter(text="on dropped").count() == 0
+    assert Remark.all_objects.count() == 3
+    dropped.restore()
+    assert Remark.objects.count() == 3
