@@ -10,6 +10,7 @@ from assistant_models.models.chat.attachments import (
 from assistant_models.models.chat.confirmations import Confirmation, ConfirmationManager, ConfirmationStatus
 from assistant_models.models.chat.messages import MAX_CONTENT, ContentType, Message, MessageManager, Role
 from assistant_models.models.chat.personas import (
+    MAX_POSITION,
     ExecutionContext,
     Persona,
     PersonaManager,
@@ -18,12 +19,14 @@ from assistant_models.models.chat.personas import (
     PromptModuleManager,
 )
 from assistant_models.models.chat.sessions import ChatSession, ChatSessionManager, ChatStatus
-from assistant_models.models.chat.state import ConversationState, ConversationStateManager
+from assistant_models.models.chat.state import MAX_STATE_VALUE, ConversationState, ConversationStateManager
 from assistant_models.models.chat.tools import ToolExecution, ToolExecutionManager, ToolStatus
 
 __all__ = [
     "MAX_ATTACHMENT_BYTES",
     "MAX_CONTENT",
+    "MAX_POSITION",
+    "MAX_STATE_VALUE",
     "Attachment",
     "AttachmentContent",
     "AttachmentManager",
