@@ -318,3 +318,14 @@ def test_annotate_after_filter_reuses_the_filters_join(shelf):
 def test_annotate_before_filter_keeps_a_join_of_its_own(shelf):
     qs = Author.objects.annotate(n=Count("books__id")).filter(books__rating__gte=4)
     assert [(a.name, a.n) for a in qs] == [("Ann", 2)]
+
+
+def test_a_q_object_is_a_boolean_value_in_annotate_values_and_filter(shelf):
+    adults = Author.objects.annotate(adult=Q(age__gte=18)).order_by("name")
+    assert [(a.name, a.adult) for a in adults] == [("Ann", True), ("Bob", None), ("Cyd", True)]
+    assert list(Author.objects.order_by("name").values("name", old=Q(age__gt=40) | Q(name="Bob"))) == [
+        {"name": "Ann", "old": False},
+        {"name": "Bob", "old": True},
+        {"name": "Cyd", "old": True},
+    ]
+    assert names(Author.objects.annotate(pro=Q(meta__plan="pro")).filter(pro=True)) == ["Ann"]

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 from assistant_models import Database, Q
 from assistant_models.core.types import UnreadableDocumentError, UnreadableJSON
 from assistant_models.exceptions import ValidationError
-from assistant_models.models import ApiKey, AuthSession, Task, User
+from assistant_models.models import ApiKey, AuthSession, Task, TaskStatus, User
 
 pytestmark = pytest.mark.integration
 
@@ -414,3 +414,37 @@ def test_the_stored_depth_check_counts_containers_not_brackets_inside_strings(do
     assert json_depth_exceeds(stored) is too_deep
     loaded = json_loads(stored)
     assert isinstance(loaded, UnreadableJSON) if too_deep else loaded == document
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"score": float("nan")}, "NaN"),
+        ({"scores": [1.0, float("inf")]}, "infinity"),
+        ({"handle": object()}, "cannot be stored as JSON"),
+    ],
+)
+def test_a_document_json_cannot_hold_is_refused_before_sql_on_every_write_path(
+    db_session, record_sql, document, message
+):
+    task = Task.objects.enqueue("json")
+    with record_sql() as sent, pytest.raises(ValidationError, match=message) as create:
+        Task.objects.enqueue("bad json", results=document)
+    assert create.value.fields == ["results"]
+    with pytest.raises(ValidationError, match=message):
+        Task.objects.filter(pk=task.id).update(results=document)
+    with pytest.raises(ValidationError, match=message):
+        Task.objects.bulk_create([Task(title="bulk", results=document)])
+    assert not any(s.lstrip().upper().startswith(("INSERT", "UPDATE", "WITH", "COPY")) for s in sent)
+    assert Task.objects.get(pk=task.id).results is None  # the unit of work is still usable
+
+
+def test_documents_keep_what_pydantic_converts_datetimes_uuids_and_enums(db_session):
+    when, key = datetime(2030, 1, 1, tzinfo=UTC), uuid.uuid4()
+    task = Task.objects.enqueue("converted", results={"at": when, "id": key, "status": TaskStatus.PENDING})
+    db_session.expunge_all()
+    assert Task.objects.get(pk=task.id).results == {
+        "at": when.isoformat().replace("+00:00", "Z"),
+        "id": str(key),
+        "status": "pending",
+    }

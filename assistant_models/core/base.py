@@ -8,6 +8,7 @@ changed attribute again before a flush sends it, so invalid data never reaches S
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from datetime import datetime
@@ -16,6 +17,7 @@ from typing import Any, ClassVar
 
 import pydantic
 from pydantic import TypeAdapter
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 from sqlalchemy import MetaData, event
 from sqlalchemy.orm import registry
 from sqlalchemy.orm.attributes import instance_state
@@ -105,10 +107,29 @@ def _document_problem(document: Any, depth: int = 0) -> str | None:
             problem = _text_problem(child)
         elif isinstance(child, _CONTAINERS):
             problem = _document_problem(child, depth + 1)
-        else:
+        elif child is None or type(child) in _JSON_SCALARS:
             continue
+        else:
+            problem = _leaf_problem(child)
         if problem is not None:
             return problem
+    return None
+
+
+_JSON_SCALARS = (int, bool)
+NAN_MESSAGE = "cannot hold NaN or an infinity (JSON has neither)"
+
+
+def _leaf_problem(value: Any) -> str | None:
+    """Return what JSON cannot store about one leaf of a document (a float, or another object)."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else NAN_MESSAGE
+    try:  # what pydantic's JSON mode converts (datetimes, UUIDs, enums, bytes ...) is fine
+        plain = to_jsonable_python(value)
+    except (PydanticSerializationError, RecursionError, ValueError):
+        return f"holds a {type(value).__name__}, which cannot be stored as JSON"
+    if isinstance(plain, float) and not math.isfinite(plain):
+        return NAN_MESSAGE
     return None
 
 

@@ -227,6 +227,8 @@ def as_expression(value: Any, strings_are_fields: bool = True) -> Expression:
         return F(value)
     if isinstance(value, ColumnElement):
         return RawSQL(value)
+    if isinstance(value, Q):
+        return Condition(value)
     return Value(value)
 
 
@@ -561,6 +563,18 @@ class Exists(Subquery):
     def resolve(self, scope: Scope) -> SQL:
         """Return ``EXISTS (subquery)``."""
         return sa.exists(scope.subquery(self.queryset))
+
+
+class Condition(Expression):
+    """A ``Q`` as a boolean value: ``annotate(is_late=Q(due_at__lt=Now()))``, as Django allows."""
+
+    def __init__(self, q: Q) -> None:
+        self.q = q
+
+    def resolve(self, scope: Scope) -> SQL:
+        """Return the condition (``TRUE`` for an empty ``Q``)."""
+        sql = scope.condition(self.q)
+        return sa.true() if sql is None else sql
 
 
 class _Not(Expression):
