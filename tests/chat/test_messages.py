@@ -602,3 +602,43 @@ def test_deleting_the_latest_message_sees_an_older_post_committed_meanwhile(comm
         assert found["y"] > oldest.created_at
         assert stored.last_message_at == found["y"]
         assert stored.message_count == 2
+
+
+def test_migration_0008_fills_existing_chats_figures_and_its_downgrade_keeps_them(database) -> None:
+    with scratch_database(database, "am_msg_mig") as url:
+        db = Database(url)
+        try:
+            db.migrate("0007")
+            with db.engine.begin() as conn:
+                user = conn.execute(
+                    text(
+                        "INSERT INTO users (email, username, password_hash, role, meta) "
+                        "VALUES ('m@example.com', 'm', 'x', 'user', '{}') RETURNING id"
+                    )
+                ).scalar_one()
+                chat = conn.execute(
+                    text(
+                        "INSERT INTO chat_sessions (user_id, title, status, provider_config, context, "
+                        "settings) VALUES (:user, 't', 'active', '{}', '{}', '{}') RETURNING id"
+                    ),
+                    {"user": user},
+                ).scalar_one()
+                for tokens, deleted in ((3, None), (4, None), (50, "2026-01-01")):
+                    conn.execute(
+                        text(
+                            "INSERT INTO messages (session_id, role, content, content_type, meta, "
+                            "input_tokens, deleted_at) "
+                            "VALUES (:chat, 'user', 'm', 'text', '{}', :tokens, :deleted)"
+                        ),
+                        {"chat": chat, "tokens": tokens, "deleted": deleted},
+                    )
+            figures = text("SELECT message_count, total_tokens FROM chat_sessions WHERE id = :chat")
+            db.migrate()
+            with db.engine.connect() as conn:
+                assert tuple(conn.execute(figures, {"chat": chat}).one()) == (2, 7)
+            db.downgrade("0007")
+            with db.engine.begin() as conn:
+                conn.execute(text("DELETE FROM messages"))  # no trigger left to count it
+                assert tuple(conn.execute(figures, {"chat": chat}).one()) == (2, 7)
+        finally:
+            db.dispose()
