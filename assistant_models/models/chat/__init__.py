@@ -17,7 +17,7 @@ from assistant_models.models.chat.personas import (
     PromptModule,
     PromptModuleManager,
 )
-from assistant_models.models.chat.sessions import ChatSession, ChatSessionManager, ChatStatus
+from assistant_models.models.chat.sessions import ChatSession, ChatSessionManager, ChatStatus, ChatSummary
 from assistant_models.models.chat.state import ConversationState, ConversationStateManager
 from assistant_models.models.chat.tools import ToolExecution, ToolExecutionManager, ToolStatus
 
@@ -30,6 +30,7 @@ __all__ = [
     "ChatSession",
     "ChatSessionManager",
     "ChatStatus",
+    "ChatSummary",
     "Confirmation",
     "ConfirmationManager",
     "ConfirmationStatus",
