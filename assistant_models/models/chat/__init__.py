@@ -19,7 +19,7 @@ from assistant_models.models.chat.personas import (
 )
 from assistant_models.models.chat.sessions import ChatSession, ChatSessionManager, ChatStatus, ChatSummary
 from assistant_models.models.chat.state import ConversationState, ConversationStateManager
-from assistant_models.models.chat.tools import ToolExecution, ToolExecutionManager, ToolStatus
+from assistant_models.models.chat.tools import ToolExecution, ToolExecutionManager, ToolStats, ToolStatus
 
 __all__ = [
     "MAX_ATTACHMENT_BYTES",
@@ -49,5 +49,6 @@ __all__ = [
     "Role",
     "ToolExecution",
     "ToolExecutionManager",
+    "ToolStats",
     "ToolStatus",
 ]
