@@ -5,9 +5,23 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from assistant_models.core.cascades import mapped_class
 from assistant_models.exceptions import ValidationError
 
-__all__ = ["key_of", "optional_key_of"]
+__all__ = ["key_of", "optional_key_of", "referenced_model"]
+
+
+def referenced_model(model: type[Any], column: str) -> type[Any]:
+    """Return the model the foreign key ``column`` of ``model`` refers to.
+
+    Found through the metadata, so a chat module needs no import of the identity models
+    (which import the chat package for the users' activity).
+    """
+    (foreign_key,) = model.__table__.c[column].foreign_keys
+    found = mapped_class(foreign_key.column.table)
+    if found is None:
+        raise LookupError(f"{model.__name__}.{column} refers to a table no model maps")
+    return found
 
 
 def key_of(value: Any, model: type[Any], field: str, owner: str) -> uuid.UUID:

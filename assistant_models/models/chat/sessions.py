@@ -25,7 +25,7 @@ from assistant_models.core.mixins import (
 from assistant_models.core.types import JSONB, UTCDateTime, str_enum
 from assistant_models.exceptions import InvalidTransition, ValidationError
 from assistant_models.models.chat.messages import Message, Role
-from assistant_models.models.chat.refs import key_of, optional_key_of
+from assistant_models.models.chat.refs import key_of, optional_key_of, referenced_model
 
 if TYPE_CHECKING:
     from assistant_models.models.chat.personas import Persona
@@ -90,7 +90,9 @@ class ChatSessionManager(Manager["ChatSession"]):
         """
         fields: dict[str, Any] = {
             "user_id": _user_key(user),
-            "persona_id": optional_key_of(persona, _related("persona"), "persona", "ChatSession"),
+            "persona_id": optional_key_of(
+                persona, referenced_model(ChatSession, "persona_id"), "persona", "ChatSession"
+            ),
             "agent_type": agent_type,
             "context": {} if context is None else context,
             "settings": {} if settings is None else settings,
@@ -171,14 +173,8 @@ class ChatSessionManager(Manager["ChatSession"]):
         return self._save(chat)
 
 
-def _related(relation: str) -> type[Any]:
-    """Return the model a relationship of ChatSession points to (no import of its module needed)."""
-    model: type[Any] = sa.inspect(ChatSession).relationships[relation].mapper.class_
-    return model
-
-
 def _user_key(user: Any) -> uuid.UUID:
-    return key_of(user, _related("user"), "user", "ChatSession")
+    return key_of(user, referenced_model(ChatSession, "user_id"), "user", "ChatSession")
 
 
 def _status(value: ChatStatus | str) -> ChatStatus:
