@@ -11,8 +11,9 @@ from sqlalchemy import text
 
 from assistant_models.core.expressions import Now
 from assistant_models.exceptions import ConflictError, InvalidTransition, ValidationError
-from assistant_models.models import AuditLog, ChatSession, ChatStatus, Message, Persona, Role
+from assistant_models.models import AuditLog, ChatSession, ChatStatus, Message, Persona, Role, User
 from assistant_models.models.chat import ChatSummary
+from assistant_models.models.chat.activity import UserActivity
 from assistant_models.models.chat.sessions import PREVIEW_LENGTH
 
 pytestmark = pytest.mark.integration
@@ -93,8 +94,6 @@ def test_a_chat_cannot_be_started_for_a_deleted_user(db_session) -> None:
 
 
 def test_the_async_twin_starts_a_chat(adb_session, arun) -> None:
-    from assistant_models.models import User
-
     name = tag()
 
     async def main() -> ChatSession:
@@ -288,8 +287,6 @@ def test_summaries_refuse_a_bad_limit(db_session, limit) -> None:
 
 
 def test_the_async_twin_summarises(adb_session, arun) -> None:
-    from assistant_models.models import User
-
     name = tag()
 
     async def main() -> list[ChatSummary]:
@@ -349,3 +346,48 @@ def test_counter_columns_are_not_audited(db_session) -> None:
 def test_a_missing_chat_is_a_does_not_exist(db_session) -> None:
     with pytest.raises(ChatSession.DoesNotExist):
         ChatSession.objects.get(pk=uuid.uuid4())
+
+
+# ------------------------------------------------------------------ per-user activity
+
+
+def test_user_activity_sums_each_users_live_chats_in_one_query(db_session, record_sql) -> None:
+    busy, idle, quiet = new_user(), new_user(), new_user()
+    first, second, gone = new_chat(busy), new_chat(busy), new_chat(busy)
+    ChatSession.objects.filter(pk=first.id).update(message_count=3, total_tokens=100, last_message_at=Now())
+    ChatSession.objects.filter(pk=second.id).update(
+        message_count=2, total_tokens=50, last_message_at=Now() + timedelta(minutes=5)
+    )
+    ChatSession.objects.filter(pk=gone.id).update(message_count=7, total_tokens=700)
+    gone.delete()
+    ChatSession.objects.filter(pk=new_chat(idle).id).update(created_at=Now() - timedelta(days=2))
+    deleted = new_user()
+    deleted.delete()
+    with record_sql() as sent:
+        rows = User.objects.filter(pk__in=[busy.id, idle.id, quiet.id, deleted.id]).activity()
+    assert len(sent) == 1
+    assert [(r.user.id, r.sessions, r.messages, r.tokens) for r in rows] == [
+        (busy.id, 2, 5, 150),
+        (idle.id, 1, 0, 0),
+        (quiet.id, 0, 0, 0),
+    ]
+    assert rows[0].last_activity_at == ChatSession.objects.get(pk=second.id).last_message_at
+    assert rows[1].last_activity_at == ChatSession.objects.get(pk=idle_chat_of(idle)).created_at
+    assert rows[2].last_activity_at is None
+    assert isinstance(rows[0], UserActivity)
+
+
+def idle_chat_of(user) -> uuid.UUID:
+    return ChatSession.objects.get(user_id=user.id).id
+
+
+def test_the_async_twin_gives_user_activity(adb_session, arun) -> None:
+    name = tag()
+
+    async def main() -> list[UserActivity]:
+        user = await User.objects.acreate_user(f"{name}@example.com", f"u{name}", "correct horse battery")
+        await ChatSession.objects.astart(user)
+        return await User.objects.filter(pk=user.id).aactivity()
+
+    (row,) = arun(main())
+    assert (row.user.username, row.sessions) == (f"u{name}", 1)

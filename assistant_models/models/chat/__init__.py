@@ -1,5 +1,6 @@
 """Conversations: chats, their messages, tools, attachments, confirmations, personas and state."""
 
+from assistant_models.models.chat.activity import UserActivity, user_activity
 from assistant_models.models.chat.attachments import (
     MAX_ATTACHMENT_BYTES,
     Attachment,
@@ -51,4 +52,6 @@ __all__ = [
     "ToolExecutionManager",
     "ToolStats",
     "ToolStatus",
+    "UserActivity",
+    "user_activity",
 ]
