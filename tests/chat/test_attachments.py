@@ -131,6 +131,22 @@ def test_a_file_over_the_size_limit_is_refused_before_anything_is_written(db_ses
     assert sent == []
 
 
+def test_a_file_cannot_be_attached_by_a_deleted_uploader(db_session) -> None:
+    uploader = new_user()
+    uploader.delete()
+    with pytest.raises(ValidationError) as caught:
+        Attachment.objects.attach(new_message(new_chat()), "a.txt", b"x", uploader=uploader)
+    assert caught.value.fields == ["uploader_id"]
+
+
+def test_a_file_cannot_be_attached_to_a_deleted_message(db_session) -> None:
+    message = new_message(new_chat())
+    message.delete()
+    with pytest.raises(ValidationError) as caught:
+        Attachment.objects.attach(message, "a.txt", b"x")
+    assert caught.value.fields == ["message_id"]
+
+
 def test_a_file_cannot_be_attached_to_a_message_of_a_deleted_chat(db_session) -> None:
     message = new_message(new_chat())
     ChatSession.objects.get(pk=message.session_id).delete()

@@ -6,7 +6,7 @@ import enum
 import hashlib
 import mimetypes
 import uuid
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -23,6 +23,9 @@ from assistant_models.models.chat.messages import Message
 from assistant_models.models.chat.refs import key_of, optional_key_of, referenced_model
 from assistant_models.models.chat.sessions import ChatSession
 from assistant_models.models.work import storable_error
+
+if TYPE_CHECKING:
+    from assistant_models.models.identity.users import User
 
 __all__ = [
     "MAX_ATTACHMENT_BYTES",
@@ -80,7 +83,7 @@ class AttachmentManager(Manager["Attachment"]):
         content: bytes,
         *,
         mime_type: str | None = None,
-        uploader: Any = None,
+        uploader: User | uuid.UUID | None = None,
     ) -> Attachment:
         """Attach the file ``content`` named ``filename`` to ``message`` (and so to its chat).
 
