@@ -4,7 +4,17 @@ Importing the package has no side effects: listeners are installed when a
 :class:`Database` is created (or a manager is given a session with ``using``).
 """
 
-from assistant_models.core.aggregates import Aggregate, Avg, Count, Max, Min, StdDev, Sum, Variance
+from assistant_models.core.aggregates import (
+    Aggregate,
+    Avg,
+    Count,
+    Max,
+    Min,
+    Percentile,
+    StdDev,
+    Sum,
+    Variance,
+)
 from assistant_models.core.audit import audit_actor
 from assistant_models.core.base import AssistantModel
 from assistant_models.core.expressions import (
@@ -99,6 +109,7 @@ __all__ = [
     "Now",
     "OuterRef",
     "Page",
+    "Percentile",
     "PoolTimeoutError",
     "Q",
     "QuerySet",

@@ -25,6 +25,7 @@ from assistant_models import (
     Min,
     Now,
     OuterRef,
+    Percentile,
     Q,
     Subquery,
     Sum,
@@ -287,6 +288,35 @@ def test_avg_of_integers_is_a_float_and_of_decimals_a_decimal(shelf):
     assert type(mean) is float and mean == 40.0
     exact = Author.objects.aggregate(m=Avg(Cast("age", sa.Numeric(10, 2))))["m"]
     assert isinstance(exact, Decimal) and exact == Decimal(40)
+
+
+def test_percentile_interpolates_continuously_or_picks_a_value_discretely(shelf):
+    # pages: 50, 100, 200, 300
+    found = Book.objects.aggregate(
+        median=Percentile("pages", 0.5),
+        p95=Percentile("pages", 0.95),
+        disc=Percentile("pages", 0.5, discrete=True),
+        long=Percentile("pages", 0.5, filter=Q(pages__gte=200)),
+        none=Percentile("pages", 0.5, filter=Q(pages__gt=1000)),
+        zero=Percentile("pages", 0.5, filter=Q(pages__gt=1000), default=0),
+    )
+    assert found == {"median": 150.0, "p95": 285.0, "disc": 100, "long": 250.0, "none": None, "zero": 0}
+    assert type(found["median"]) is float and type(found["disc"]) is int
+    by_author = (
+        Book.objects.filter(author__isnull=False).values("author__name").annotate(p=Percentile("pages", 1))
+    )
+    assert sorted((r["author__name"], r["p"]) for r in by_author) == [("Ann", 300.0), ("Bob", 200.0)]
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.5, "0.5", True, None])
+def test_percentile_needs_a_fraction_from_0_to_1(fraction):
+    with pytest.raises(ValueError):
+        Percentile("pages", fraction)
+
+
+def test_percentile_cannot_be_distinct():
+    with pytest.raises(TypeError):
+        Percentile("pages", 0.5, distinct=True)
 
 
 def test_server_clock_expressions(shelf):

@@ -1,4 +1,4 @@
-"""Aggregates: ``Count``, ``Sum``, ``Avg``, ``Min``, ``Max``, ``StdDev``, ``Variance``.
+"""Aggregates: ``Count``, ``Sum``, ``Avg``, ``Min``, ``Max``, ``StdDev``, ``Variance``, ``Percentile``.
 
 Each takes ``distinct=``, ``filter=`` (a ``Q``: PostgreSQL's ``FILTER (WHERE ...)``) and
 ``default=`` (the value when no row is aggregated, instead of NULL), as in Django.
@@ -13,7 +13,7 @@ from sqlalchemy.types import TypeEngine
 
 from assistant_models.core.expressions import SQL, Expression, F, Func, Q, Scope, as_expression
 
-__all__ = ["Aggregate", "Avg", "Count", "Max", "Min", "StdDev", "Sum", "Variance"]
+__all__ = ["Aggregate", "Avg", "Count", "Max", "Min", "Percentile", "StdDev", "Sum", "Variance"]
 
 
 class Aggregate(Func):
@@ -58,10 +58,13 @@ class Aggregate(Func):
         """Return the SQL type of the result (``None``: the database's own)."""
         return self.output_type
 
+    def call(self, arguments: list[SQL]) -> Any:
+        """Return the bare aggregate call over the compiled ``arguments`` (before FILTER and default)."""
+        return getattr(sa.func, self.name)(*arguments, type_=self.result_type(arguments))
+
     def resolve(self, scope: Scope) -> SQL:
         """Return the aggregate call with its FILTER and default."""
-        arguments = self.arguments(scope)
-        call: Any = getattr(sa.func, self.name)(*arguments, type_=self.result_type(arguments))
+        call: Any = self.call(self.arguments(scope))
         if self.filter is not None:
             condition = scope.condition(self.filter)
             if condition is not None:
@@ -145,3 +148,41 @@ class Variance(Aggregate):
     def __init__(self, expression: Any, *, sample: bool = False, **options: Any) -> None:
         super().__init__(expression, **options)
         self.name = "var_samp" if sample else "var_pop"
+
+
+class Percentile(Aggregate):
+    """The value below which ``fraction`` of the values fall (``Percentile("ms", 0.95)``: the p95).
+
+    ``percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)``, interpolated between
+    the nearest values (a float over numbers); ``discrete=True`` takes
+    ``percentile_disc``, the first value reaching ``fraction``, of the values' own type.
+    NULLs are ignored; over no value the result is NULL unless ``default`` is given.
+    """
+
+    function = "percentile_cont"
+
+    def __init__(self, expression: Any, fraction: float, *, discrete: bool = False, **options: Any) -> None:
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
+            raise ValueError("Percentile's fraction must be a number from 0 to 1")
+        if options.get("distinct"):
+            raise TypeError("Percentile() cannot be DISTINCT")
+        super().__init__(expression, **options)
+        self.fraction = float(fraction)
+        self.name = "percentile_disc" if discrete else "percentile_cont"
+
+    def result_type(self, arguments: list[SQL]) -> TypeEngine[Any] | None:
+        """Return float for a continuous percentile of numbers, else the values' own type."""
+        if self.output_type is not None:
+            return self.output_type
+        if self.name == "percentile_cont" and isinstance(
+            arguments[0].type, (sa.Integer, sa.Float, sa.Numeric)
+        ):
+            return sa.Float()
+        return arguments[0].type
+
+    def call(self, arguments: list[SQL]) -> Any:
+        """Return ``percentile_xxx(fraction) WITHIN GROUP (ORDER BY argument)``."""
+        fraction = sa.literal(self.fraction, sa.Float())
+        # a plain Function: SQLAlchemy's own percentile_cont types its result as the ORDER BY's
+        function = sa.sql.functions.Function(self.name, fraction, type_=self.result_type(arguments))
+        return function.within_group(arguments[0])

@@ -1,5 +1,6 @@
 """Conversations: chats, their messages, tools, attachments, confirmations, personas and state."""
 
+from assistant_models.models.chat.activity import UserActivity, user_activity
 from assistant_models.models.chat.attachments import (
     MAX_ATTACHMENT_BYTES,
     Attachment,
@@ -18,9 +19,9 @@ from assistant_models.models.chat.personas import (
     PromptModule,
     PromptModuleManager,
 )
-from assistant_models.models.chat.sessions import ChatSession, ChatSessionManager, ChatStatus
+from assistant_models.models.chat.sessions import ChatSession, ChatSessionManager, ChatStatus, ChatSummary
 from assistant_models.models.chat.state import MAX_STATE_VALUE, ConversationState, ConversationStateManager
-from assistant_models.models.chat.tools import ToolExecution, ToolExecutionManager, ToolStatus
+from assistant_models.models.chat.tools import ToolExecution, ToolExecutionManager, ToolStats, ToolStatus
 
 __all__ = [
     "MAX_ATTACHMENT_BYTES",
@@ -33,6 +34,7 @@ __all__ = [
     "ChatSession",
     "ChatSessionManager",
     "ChatStatus",
+    "ChatSummary",
     "Confirmation",
     "ConfirmationManager",
     "ConfirmationStatus",
@@ -51,5 +53,8 @@ __all__ = [
     "Role",
     "ToolExecution",
     "ToolExecutionManager",
+    "ToolStats",
     "ToolStatus",
+    "UserActivity",
+    "user_activity",
 ]

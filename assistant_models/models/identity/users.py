@@ -23,6 +23,7 @@ from assistant_models.core.mixins import (
 )
 from assistant_models.core.types import JSONB, UTCDateTime, server_now, str_enum
 from assistant_models.exceptions import ValidationError
+from assistant_models.models.chat.activity import UserActivity, user_activity
 from assistant_models.models.identity.passwords import (
     check_password,
     dummy_check,
@@ -115,6 +116,13 @@ class UserManager(Manager["User"]):
         """Stop ``user`` from signing in; their API keys and sessions stop working at once."""
         user.is_active = False
         return self._save(user)
+
+    def activity(self) -> list[UserActivity]:
+        """Return each user's chats, messages, tokens and last activity, in one query.
+
+        See :func:`assistant_models.models.chat.activity.user_activity`.
+        """
+        return user_activity(self)
 
     def statistics(self) -> dict[str, Any]:
         """Return counts of users (live ones only): total, active, verified, by role, recent."""
