@@ -18,7 +18,7 @@ def run_example(name: str, url: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_example_has_a_test():
-    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == ["async_tour.py", "quickstart.py"]
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == ["async_tour.py", "chat.py", "quickstart.py"]
 
 
 def test_async_tour_awaits_the_same_managers(scratch_url):
@@ -55,3 +55,26 @@ def test_quickstart_tours_the_slice_and_can_run_again(scratch_url):
     ):
         assert expected in out, f"missing {expected!r} in:\n{out}"
     assert "hunter" not in out and "$2b$" not in out
+
+
+def test_chat_tours_the_conversation_models_and_can_run_again(scratch_url):
+    first, second = run_example("chat.py", scratch_url), run_example("chat.py", scratch_url)
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    out = second.stdout
+    for expected in (
+        "modules triggered by 'Will it rain in Lisbon?': ['weather-",
+        "returns the first message: True",
+        "6 messages, 84 tokens",
+        "pending for the chat: ['book_hotel']",
+        "InvalidTransition",
+        "state of the summary module: {'mood': 'relaxed'}",
+        "6 messages in all; within 100 tokens: 2 ['system', 'user']",
+        '"tool_call_id": "call_weather_1"',
+        "messages about 'umbrella': ['Sunny, around 24 °C: no umbrella needed.']",
+        "Lisbon weekend: last user said 'Great, thanks!'",
+        "active chats after archiving: []",
+        "success_rate=1.0",
+        "Done.",
+    ):
+        assert expected in out, f"missing {expected!r} in:\n{out}"

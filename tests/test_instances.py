@@ -6,7 +6,7 @@ from sqlalchemy import text
 
 from assistant_models import ConflictError, NotFoundError, ValidationError
 from assistant_models.core.context import bind_session, unbind_session
-from assistant_models.models import AuditLog
+from assistant_models.models import AuditLog, Task
 
 
 def _trail(team: str, member: int) -> list[str]:
@@ -228,3 +228,29 @@ def test_an_instance_never_equals_another_type(lab):
     author = Author(id=1, name="Ann")
     assert author != 1
     assert author != {"id": 1, "name": "Ann"}
+
+
+def test_an_instance_from_an_earlier_unit_of_work_is_saved_into_one_holding_its_row(db_session):
+    task = Task.objects.enqueue("carried", priority=2)
+    db_session.expunge(task)  # as if loaded by an earlier unit of work
+    task.title = "changed while detached"
+    held = Task.objects.get(pk=task.id)  # this unit of work holds the row already
+    assert held is not task
+    assert Task.objects._save(task) is held and held.title == "changed while detached"
+    task.priority = 7
+    task.save()  # Django's instance save, the same way
+    db_session.expunge_all()
+    fresh = Task.objects.get(pk=task.id)
+    assert (fresh.title, fresh.priority) == ("changed while detached", 7)
+
+
+def test_a_stale_detached_instance_is_refused_when_the_unit_of_work_holds_a_newer_row(db_session):
+    task = Task.objects.enqueue("stale")
+    db_session.expunge(task)
+    Task.objects.filter(pk=task.id).update(priority=9)  # the version moves on
+    held = Task.objects.get(pk=task.id)  # held: the identity map keeps only referenced rows
+    task.title = "from an old copy"
+    with pytest.raises(ConflictError) as caught:
+        task.save()
+    assert caught.value.field == "version"
+    assert Task.objects.get(pk=task.id) is held and held.title == "stale"

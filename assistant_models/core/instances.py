@@ -81,7 +81,7 @@ class InstanceAPI:
             ConflictError: A unique value is taken, or a versioned row moved on.
         """
         from assistant_models.core.inserts import insert_one
-        from assistant_models.core.persistence import translating
+        from assistant_models.core.persistence import adopt, attach, translating
 
         session = self._unit_of_work()
         if sa.inspect(self).transient:
@@ -89,8 +89,9 @@ class InstanceAPI:
             insert_one(session, self)
             return
         with translating():  # pending or loaded: the flush validates and audits what changed
-            session.add(self)
+            written = attach(session, self)
             session.flush()
+            adopt(self, written)
 
     def delete(self) -> tuple[int, dict[str, int]]:
         """Delete this row through the set-based path, which audits it and applies cascades.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from assistant_models.core.concerns import ALL, DELETED, LIVE
-from assistant_models.core.persistence import translating
+from assistant_models.core.persistence import adopt, attach, translating
 from assistant_models.core.query import Query
 from assistant_models.core.queryset import QuerySet
 
@@ -70,9 +70,10 @@ class Manager(QuerySet[M]):
         """Flush ``obj``'s changes in this manager's unit of work (validated and audited on the way)."""
         session = self.session
         with translating():
-            session.add(obj)
+            written = attach(session, obj)
             session.flush()
-        return obj
+            adopt(obj, written)
+        return written
 
     def __repr__(self) -> str:
         model = getattr(self.model, "__name__", "unbound")

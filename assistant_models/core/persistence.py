@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from assistant_models.core.base import NUL_MESSAGE
-from assistant_models.core.concerns import SoftDelete, concern
+from assistant_models.core.concerns import SoftDelete, Versioned, concern
 from assistant_models.core.context import current_session
 from assistant_models.core.types import server_now
 from assistant_models.exceptions import AssistantModelsError, ConflictError, ValidationError, translate
@@ -19,7 +21,17 @@ if TYPE_CHECKING:
     from assistant_models.core.base import AssistantModel
     from assistant_models.core.mixins import SoftDeleteMixin
 
-__all__ = ["delete_instance", "delete_row", "restore_instance", "session_for", "translating"]
+T = TypeVar("T")
+
+__all__ = [
+    "adopt",
+    "attach",
+    "delete_instance",
+    "delete_row",
+    "restore_instance",
+    "session_for",
+    "translating",
+]
 
 
 @contextmanager
@@ -41,14 +53,52 @@ def session_for(obj: AssistantModel) -> Session:
     return object_session(obj) or current_session()
 
 
+def attach(session: Session, obj: T) -> T:
+    """Put ``obj`` in ``session`` for a flush and return the instance the session writes.
+
+    An instance loaded by an earlier unit of work (detached) joins this one as it is,
+    unless this one already holds the same row: then ``obj``'s changes since it was
+    loaded are carried onto the session's instance, which is returned, so both never
+    meet in one identity map. A versioned row loaded at another version than the
+    session's raises ``ConflictError``, as a stale write would.
+    """
+    state = inspect(obj)
+    current = session.identity_map.get(state.key) if state.key is not None else None
+    if current is None or current is obj:
+        session.add(obj)
+        return obj
+    versioned = concern(type(obj), Versioned)
+    if versioned is not None and getattr(obj, versioned.column) != getattr(current, versioned.column):
+        raise ConflictError(
+            f"this {type(obj).__name__} was loaded at another version than the unit of work holds "
+            "(stale version): load it again and repeat the change",
+            versioned.column,
+        )
+    for attribute in state.mapper.column_attrs:
+        added = state.attrs[attribute.key].history.added
+        if added:
+            setattr(current, attribute.key, added[0])
+    return cast(T, current)
+
+
+def adopt(obj: Any, written: Any) -> None:
+    """After a flush of ``written`` on ``obj``'s behalf (see :func:`attach`), give ``obj`` its values.
+
+    ``obj`` then stands for the row as written (its version included), so it can be
+    changed and saved again.
+    """
+    if written is obj:
+        return
+    for attribute in inspect(obj).mapper.column_attrs:
+        set_committed_value(obj, attribute.key, getattr(written, attribute.key))
+
+
 def delete_instance(obj: SoftDeleteMixin, hard: bool = False) -> tuple[int, dict[str, int]]:
     """Soft-delete ``obj`` (or delete its row with ``hard=True``) and flush.
 
     Returns:
         ``(total, {model name: count})`` as in Django; nothing for a row already soft-deleted.
     """
-    from sqlalchemy import inspect
-
     if inspect(obj).key is None:
         raise ValidationError.single("id", "only a saved row can be deleted", type(obj).__name__)
     session = session_for(obj)  # type: ignore[arg-type]
@@ -94,8 +144,6 @@ def delete_row(session: Session, obj: AssistantModel) -> tuple[int, dict[str, in
         ValidationError: ``obj`` was never saved.
         ConflictError: ``obj`` carries a version and the row has moved on (stale).
     """
-    from sqlalchemy import inspect
-
     if inspect(obj).key is None:
         raise ValidationError.single("pk", "only a saved row can be deleted", type(obj).__name__)
     with translating():
@@ -113,8 +161,6 @@ def _hard_delete_instance(session: Session, obj: Any) -> tuple[int, dict[str, in
     Raises:
         ConflictError: ``obj`` carries a version and the row has moved on (stale).
     """
-    from sqlalchemy import inspect
-
     from assistant_models.core.concerns import ALL
     from assistant_models.core.paths import primary_key
     from assistant_models.core.queryset import QuerySet
