@@ -150,8 +150,8 @@ def seed(db: Database, raw: Any, chat_plan: ChatPlan) -> tuple[uuid.UUID, list[u
 def op_post(b: ChatBench) -> dict[str, Callable[[int], object]]:
     chat, cur = b.scratch_chat, b.raw.cursor()
     insert = (
-        "INSERT INTO messages (id, session_id, role, content, input_tokens, output_tokens) "
-        "VALUES (%s, %s, 'user', %s, 3, 0) RETURNING created_at"
+        "INSERT INTO messages (id, session_id, role, content, content_type, meta, input_tokens, "
+        "output_tokens) VALUES (%s, %s, 'user', %s, 'text', '{}', 3, 0) RETURNING created_at"
     )
 
     def managers(i: int) -> object:
@@ -167,11 +167,17 @@ def op_post(b: ChatBench) -> dict[str, Callable[[int], object]]:
     return {"managers": managers, BASE: raw_pg}
 
 
-HISTORY_SQL = (
-    "SELECT role, content, tool_calls, tool_call_id, name FROM messages m "
-    "WHERE m.session_id = %s AND m.deleted_at IS NULL AND EXISTS (SELECT 1 FROM chat_sessions s "
-    "WHERE s.id = m.session_id AND s.deleted_at IS NULL) ORDER BY m.created_at DESC, m.id DESC LIMIT %s"
+#: The two statements ``history(chat, limit=n)`` sends: the latest n turns, then the system messages.
+LIVE_MESSAGE = (
+    "m.session_id = %s AND m.deleted_at IS NULL AND EXISTS (SELECT 1 FROM chat_sessions s "
+    "WHERE s.id = m.session_id AND s.deleted_at IS NULL)"
 )
+HISTORY_FIELDS = "m.created_at, m.id, m.role, m.content, m.tool_calls, m.tool_call_id, m.name"
+LATEST_SQL = (
+    f"SELECT {HISTORY_FIELDS} FROM messages m WHERE {LIVE_MESSAGE} AND m.role <> 'system' "
+    "ORDER BY m.created_at DESC, m.id DESC LIMIT %s"
+)
+SYSTEM_SQL = f"SELECT {HISTORY_FIELDS} FROM messages m WHERE {LIVE_MESSAGE} AND m.role = 'system'"
 
 
 def op_history(b: ChatBench) -> dict[str, Callable[[int], object]]:
@@ -182,11 +188,16 @@ def op_history(b: ChatBench) -> dict[str, Callable[[int], object]]:
             return Message.objects.history(chats[i % len(chats)], limit=HISTORY)
 
     def raw_pg(i: int) -> object:
-        cur.execute(HISTORY_SQL, (chats[i % len(chats)], HISTORY))
+        chat = chats[i % len(chats)]
+        cur.execute(LATEST_SQL, (chat, HISTORY))
         rows = cur.fetchall()
+        cur.execute(SYSTEM_SQL, (chat,))
+        rows += cur.fetchall()
         b.raw.commit()
         out = []
-        for role, content, tool_calls, tool_call_id, name in reversed(rows):
+        for _at, _key, role, content, tool_calls, tool_call_id, name in sorted(
+            rows, key=lambda r: (r[0], r[1])
+        ):
             item: dict[str, Any] = {"role": role, "content": content}
             if tool_calls:
                 item["tool_calls"] = tool_calls

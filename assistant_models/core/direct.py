@@ -42,7 +42,7 @@ from sqlalchemy.sql import ClauseElement
 
 from assistant_models.exceptions import translate
 
-__all__ = ["DirectStatement", "allow_listener", "direct_read", "direct_rows"]
+__all__ = ["DirectStatement", "allow_listener", "direct_read", "direct_read_with_extras", "direct_rows"]
 
 Processor = Callable[[Any], Any] | None
 
@@ -69,8 +69,10 @@ class DirectStatement:
         defaults: Processed values of the parameters the statement carries (``LIMIT``).
         binds: Bind processors by parameter name, for values given at execution.
         names: The result columns' keys.
-        entity: For an entity select, the mapper and the attribute key of each column,
-            which make its instances; ``None`` for plain rows.
+        entity: For an entity select, the mapper and the attribute keys of its leading
+            columns, which make its instances (columns after them are extras, such as a
+            DISTINCT query's ordering or values selected beside the entity); ``None`` for
+            plain rows.
     """
 
     __slots__ = ("binds", "defaults", "entity", "names", "processors", "sql", "types")
@@ -118,7 +120,7 @@ class DirectStatement:
         entity = None
         if mapper is not None:
             keys = _entity_keys(mapper, columns)
-            if keys is None or len(keys) != len(columns):
+            if keys is None:
                 return None
             entity = (mapper, keys)
         types = tuple(c.type for c in columns)
@@ -186,7 +188,7 @@ class DirectStatement:
                 unloaded = state.expired_attributes.intersection(keys) if state.expired_attributes else None
                 if unloaded:
                     values = state.dict
-                    for key, value in zip(keys, row, strict=True):
+                    for key, value in zip(keys, row, strict=False):
                         if key in unloaded:
                             values[key] = value
                     state._commit(values, unloaded)
@@ -195,7 +197,7 @@ class DirectStatement:
             obj = new_instance()
             state = attributes.instance_state(obj)
             values = state.dict
-            values.update(zip(keys, row, strict=True))
+            values.update(zip(keys, row, strict=False))  # extras after the entity are not its own
             state.key = identity
             state.identity_token = None
             state.session_id = session_key
@@ -208,7 +210,7 @@ class DirectStatement:
 
 
 def _entity_keys(mapper: Mapper[Any], columns: Iterable[Any]) -> tuple[str, ...] | None:
-    """Return the attribute key of each result column; ``None`` unless they are the entity's loaded ones."""
+    """Return the attribute keys of the leading result columns; ``None`` unless they are the entity's."""
     loaded = {p.key for p in mapper.column_attrs if not p.deferred}
     keys: list[str] = []
     for column in columns:
@@ -288,3 +290,21 @@ def direct_read(
         return None
     session._autoflush()
     return plan.instances(session, plan.rows(connection, params))
+
+
+def direct_read_with_extras(
+    session: Session, stmt: ClauseElement, params: dict[str, Any] | None, mapper: Mapper[Any]
+) -> list[tuple[Any, ...]] | None:
+    """Run a cached SELECT of ``mapper``'s entity followed by other columns; return ``(obj, *extras)`` rows.
+
+    For statements such as "each chat with its last message" (``select(Chat).add_columns(...)``).
+    Returns ``None`` when SQLAlchemy's pipeline must run it, as :func:`direct_read` does.
+    """
+    connection = session.connection()
+    plan = _plan(connection, stmt, mapper) if _quiet(session, connection, mapper) else None
+    if plan is None or plan.entity is None:
+        return None
+    session._autoflush()
+    rows = plan.rows(connection, params)
+    width = len(plan.entity[1])
+    return [(obj, *row[width:]) for obj, row in zip(plan.instances(session, rows), rows, strict=True)]

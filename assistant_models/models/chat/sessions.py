@@ -13,6 +13,7 @@ from sqlalchemy.orm import relationship
 from sqlmodel import Field, Relationship, col
 
 from assistant_models.core.base import AssistantModel
+from assistant_models.core.direct import direct_read_with_extras
 from assistant_models.core.expressions import F, Now, Q
 from assistant_models.core.manager import ALL, DELETED, Manager
 from assistant_models.core.mixins import (
@@ -22,6 +23,7 @@ from assistant_models.core.mixins import (
     UUIDPrimaryKeyMixin,
     VersionMixin,
 )
+from assistant_models.core.statements import LRU
 from assistant_models.core.types import JSONB, UTCDateTime, str_enum
 from assistant_models.exceptions import InvalidTransition, ValidationError
 from assistant_models.models.chat.messages import Message, Role
@@ -161,9 +163,17 @@ class ChatSessionManager(Manager["ChatSession"]):
                 "limit", f"must be an integer from 1 to {MAX_SUMMARIES}", "ChatSession"
             )
         chats = self.for_user(user)[:limit]
-        last = _last_message()
-        stmt = chats.statement().outerjoin(last, sa.true()).add_columns(*last.c)
-        return [ChatSummary(row[0], *row[1:]) for row in chats.execute(stmt)]
+        shape = chats.query.shape
+        stmt = _SUMMARIES.get(shape) if shape is not None else None
+        if stmt is None:
+            last = _last_message()
+            stmt = chats.statement().outerjoin(last, sa.true()).add_columns(*last.c)
+            if shape is not None:  # built once per shape: the chats' filters are parameters
+                _SUMMARIES.put(shape, stmt)
+        rows = direct_read_with_extras(chats.session, stmt, chats.query.params, sa.inspect(ChatSession))
+        if rows is None:
+            rows = [tuple(row) for row in chats.execute(stmt)]
+        return [ChatSummary(row[0], *row[1:]) for row in rows]
 
     def _move(self, chat: ChatSession, target: ChatStatus) -> ChatSession:
         current = ChatStatus(chat.status)
@@ -171,6 +181,9 @@ class ChatSessionManager(Manager["ChatSession"]):
             raise InvalidTransition("ChatSession", current.value, target.value)
         chat.status = target
         return self._save(chat)
+
+
+_SUMMARIES = LRU(64)
 
 
 def _user_key(user: Any) -> uuid.UUID:
