@@ -172,3 +172,15 @@ def test_distinct_values_ordered_by_an_unlisted_field_return_only_the_listed_one
     assert list(mine.values_list("title", flat=True)) == ["b", "a", "b"]  # distinct over the ordering too
     assert list(mine.values("title")) == [{"title": "b"}, {"title": "a"}, {"title": "b"}]
     assert len(direct_reads) == 2
+
+
+def test_a_search_ranked_by_an_annotation_runs_directly_and_sets_the_rank(db_session, direct_reads):
+    from assistant_models import SearchQuery, SearchRank
+
+    owner = _owner()
+    Task.objects.create(title="direct platypus", assignee_id=owner.id)
+    db_session.expunge_all()
+    query = SearchQuery("platypus")
+    (task,) = Task.objects.filter(assignee_id=owner.id).annotate(rank=SearchRank(query)).order_by("-rank")
+    assert task.title == "direct platypus" and task.rank > 0
+    assert len(direct_reads) == 1

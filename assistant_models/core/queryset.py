@@ -22,7 +22,7 @@ from assistant_models.core.aio import AsyncQuerySetMixin
 from assistant_models.core.compiler import Compiler
 from assistant_models.core.concerns import LIVE
 from assistant_models.core.context import current_session
-from assistant_models.core.direct import direct_read, direct_rows
+from assistant_models.core.direct import direct_read, direct_read_with_extras, direct_rows
 from assistant_models.core.events import HANDLED, INCLUDE_DELETED, install
 from assistant_models.core.expressions import Expression, F, Q, as_expression
 from assistant_models.core.ordering import HIDDEN
@@ -486,12 +486,28 @@ class QuerySet(AsyncQuerySetMixin[M], Generic[M]):
             stmt = self.statement()
             with translating():
                 if self._iterable == MODELS:
-                    rows = direct_read(self.session, stmt, query.params, sa.inspect(self.model))
+                    rows = self._direct_models(stmt)
                 else:
                     rows = direct_rows(self.session, stmt, query.params)
                     rows = None if rows is None else self._shape(rows)
             return rows if rows is not None else self._rows(self.execute(stmt))
         return self._rows(self.execute(self.statement()))
+
+    def _direct_models(self, stmt: Any) -> list[Any] | None:
+        """Read instances directly, their selected annotations set on them as the ORM path does."""
+        mapper = sa.inspect(self.model)
+        selected = [a.name for a in self.query.annotations if a.selected]
+        if not selected:
+            return direct_read(self.session, stmt, self.query.params, mapper)
+        rows = direct_read_with_extras(self.session, stmt, self.query.params, mapper)
+        if rows is None:
+            return None
+        objects = []
+        for obj, *extras in rows:  # the annotations, then any ordering a DISTINCT query lists
+            for name, value in zip(selected, extras, strict=False):
+                obj.__dict__[name] = value
+            objects.append(obj)
+        return objects
 
     def _shape(self, rows: list[tuple[Any, ...]]) -> list[Any]:
         """Turn plain row tuples into the items of a ``values()``/``values_list()`` QuerySet."""
