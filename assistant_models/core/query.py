@@ -172,10 +172,10 @@ class Query:
             values = tuple((name, expr.name) for name, expr in self.values)  # type: ignore[attr-defined]
         order: tuple[Hashable, ...] | None = None
         if self.order is not None:
-            names = [order_name(o) for o in self.order]
-            if any(n is None for n in names):
+            shapes = [order_shape(o) for o in self.order]
+            if any(n is None for n in shapes):
                 return None
-            order = tuple(names)
+            order = tuple(shapes)
         wheres = []
         for node in self.where:
             shape = node.shape
@@ -337,6 +337,16 @@ def order_name(order: OrderBy) -> str | None:
     if type(order.expression) is not F or order.nulls_first or order.nulls_last:
         return None
     return ("-" if order.descending else "") + order.expression.name
+
+
+def order_shape(order: OrderBy) -> Hashable | None:
+    """Return what an ordering contributes to a statement's shape, or ``None`` if only it has it."""
+    name = order_name(order)
+    if name is not None:
+        return name
+    if type(order.expression) is not F:
+        return None
+    return (order.expression.name, order.descending, order.nulls_first, order.nulls_last)
 
 
 _RANDOM: ColumnElement[Any] = sa.func.random()

@@ -170,7 +170,9 @@ class ChatSessionManager(Manager["ChatSession"]):
             stmt = chats.statement().outerjoin(last, sa.true()).add_columns(*last.c)
             if shape is not None:  # built once per shape: the chats' filters are parameters
                 _SUMMARIES.put(shape, stmt)
-        rows = direct_read_with_extras(chats.session, stmt, chats.query.params, sa.inspect(ChatSession))
+        rows = None  # a statement built for this call only is not worth preparing for the driver
+        if shape is not None:
+            rows = direct_read_with_extras(chats.session, stmt, chats.query.params, sa.inspect(ChatSession))
         if rows is None:
             rows = [tuple(row) for row in chats.execute(stmt)]
         return [ChatSummary(row[0], *row[1:]) for row in rows]
