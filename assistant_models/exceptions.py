@@ -9,7 +9,7 @@ parameters) is never copied into ours.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, NamedTuple
 
 __all__ = [
@@ -99,6 +99,16 @@ class InvalidTransition(AssistantModelsError):
         self.current = current
         self.target = target
         super().__init__(f"{model} cannot move from {current!r} to {target!r}")
+
+    @classmethod
+    def check(cls, model: str, allowed: Mapping[Any, Collection[Any]], current: Any, target: Any) -> None:
+        """Raise unless ``allowed[current]`` holds ``target`` (states are enum members).
+
+        Raises:
+            InvalidTransition: ``target`` cannot follow ``current``.
+        """
+        if target not in allowed[current]:
+            raise cls(model, current.value, target.value)
 
 
 class SessionRequiredError(AssistantModelsError, RuntimeError):

@@ -221,9 +221,7 @@ class Task(
         Raises:
             InvalidTransition: ``target`` cannot follow the current status.
         """
-        current = TaskStatus(self.status)
-        if target not in ALLOWED[current]:
-            raise InvalidTransition("Task", current.value, target.value)
+        InvalidTransition.check("Task", ALLOWED, TaskStatus(self.status), target)
         self.status = target
         if target is TaskStatus.RUNNING:
             self.started_at, self.completed_at = now, None

@@ -230,7 +230,5 @@ class Attachment(UUIDPrimaryKeyMixin, TimestampMixin, AssistantModel, table=True
         Raises:
             InvalidTransition: ``target`` cannot follow the current status.
         """
-        current = ProcessingStatus(self.processing_status)
-        if target not in ALLOWED[current]:
-            raise InvalidTransition("Attachment", current.value, target.value)
+        InvalidTransition.check("Attachment", ALLOWED, ProcessingStatus(self.processing_status), target)
         self.processing_status = target

@@ -256,9 +256,7 @@ class ToolExecution(UUIDPrimaryKeyMixin, TimestampMixin, AssistantModel, table=T
         Raises:
             InvalidTransition: ``target`` cannot follow the current status.
         """
-        current = ToolStatus(self.status)
-        if target not in ALLOWED[current]:
-            raise InvalidTransition("ToolExecution", current.value, target.value)
+        InvalidTransition.check("ToolExecution", ALLOWED, ToolStatus(self.status), target)
         self.status = target
         if target is ToolStatus.RUNNING:
             self.started_at = now
