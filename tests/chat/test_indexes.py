@@ -1,6 +1,6 @@
 """The conversation queries are served by their indexes at 100,000 messages, not by sequential scans.
 
-One test seeds 100,000 messages in 2,000 chats with COPY inside its rolled-back
+One test seeds 100,000 messages, tool runs and confirmations in 2,000 chats with COPY inside its rolled-back
 transaction, runs ANALYZE, then reads the plans PostgreSQL chooses for the managers'
 own statements.
 """
@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from assistant_models.models import ChatSession, Message, User
+from assistant_models.models import ChatSession, Confirmation, Message, ToolExecution, User
 
 CHATS, PER_CHAT, OWNED = 2_000, 50, 200
 RARE = "quokka"
@@ -48,7 +48,24 @@ def busy(db_session):
         "COPY messages (id, session_id, role, content, content_type, meta, created_at) FROM STDIN",
         io.StringIO("".join(lines)),
     )
-    cursor.execute("ANALYZE chat_sessions, messages")
+    # tool runs and confirmations: 100,000 each, mostly finished or resolved, as over time
+    tools = "".join(
+        f"{uuid.uuid4()}\t{chats[n % CHATS]}\ttool{n % 40}\t{{}}\t{'completed' if n % 50 else 'running'}\n"
+        for n in range(CHATS * PER_CHAT)
+    )
+    cursor.copy_expert(
+        "COPY tool_executions (id, session_id, tool_name, input, status) FROM STDIN", io.StringIO(tools)
+    )
+    asks = "".join(
+        f"{uuid.uuid4()}\t{chats[n % CHATS]}\t{owners[n % CHATS]}\tconfirm\t{{}}\t"
+        f"{'approved' if n % 100 else 'pending'}\t2030-01-01T00:00:00+00\n"
+        for n in range(CHATS * PER_CHAT)
+    )
+    cursor.copy_expert(
+        "COPY confirmations (id, session_id, user_id, kind, data, status, expires_at) FROM STDIN",
+        io.StringIO(asks),
+    )
+    cursor.execute("ANALYZE chat_sessions, messages, tool_executions, confirmations")
     return {"owner": owner, "chat": chats[123]}
 
 
@@ -61,17 +78,22 @@ def test_the_conversation_queries_use_their_indexes_at_100k_messages(busy):
         .order_by("-created_at", "-id")[:50],
         "search": Message.objects.search(RARE)[:20],
         "chat list": ChatSession.objects.for_user(owner)[:20],
+        "tool runs of a chat": ToolExecution.objects.filter(session_id=chat).order_by("created_at"),
+        "pending confirmations": Confirmation.objects.pending_for(ChatSession.objects.get(pk=chat)),
     }
     expected = {
         "latest messages": "ix_messages__session_recent",
         "history": "ix_messages__session_recent",
         "search": "ix_messages__search",
         "chat list": "ix_chat_sessions__user_list",
+        "tool runs of a chat": "ix_tool_executions__session",
+        "pending confirmations": "ix_confirmations__pending",
     }
     for name, qs in plans.items():
         plan = qs.explain()
         assert expected[name] in plan, f"{name}:\n{plan}"
-        assert "Seq Scan on messages" not in plan, f"{name}:\n{plan}"
+        for table in ("messages", "tool_executions", "confirmations"):
+            assert f"Seq Scan on {table}" not in plan, f"{name}:\n{plan}"
     # the chats themselves (2,000 rows here) may be hashed for a message query's live-chat
     # check; the user's list reads them by its index
     assert "Seq Scan on chat_sessions" not in plans["chat list"].explain()
