@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,6 +17,7 @@ from assistant_models.models import ChatSession, Confirmation, Message, ToolExec
 
 CHATS, PER_CHAT, OWNED = 2_000, 50, 200
 RARE = "quokka"
+SINCE = datetime(2029, 6, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -80,6 +82,10 @@ def test_the_conversation_queries_use_their_indexes_at_100k_messages(busy):
         "chat list": ChatSession.objects.for_user(owner)[:20],
         "tool runs of a chat": ToolExecution.objects.filter(session_id=chat).order_by("created_at"),
         "pending confirmations": Confirmation.objects.pending_for(ChatSession.objects.get(pk=chat)),
+        "replies": Message.objects.filter(parent_id=uuid.uuid4()),
+        "idempotent post": Message.objects.filter(session_id=chat, idempotency_key="client-7"),
+        "runs of one tool": ToolExecution.objects.filter(tool_name="tool3", created_at__gte=SINCE),
+        "stale confirmations": Confirmation.objects.filter(status="pending", expires_at__lt=SINCE),
     }
     expected = {
         "latest messages": "ix_messages__session_recent",
@@ -88,6 +94,10 @@ def test_the_conversation_queries_use_their_indexes_at_100k_messages(busy):
         "chat list": "ix_chat_sessions__user_list",
         "tool runs of a chat": "ix_tool_executions__session",
         "pending confirmations": "ix_confirmations__pending",
+        "replies": "ix_messages__parent_id",
+        "idempotent post": "uq_messages__idempotency_key",
+        "runs of one tool": "ix_tool_executions__tool_recent",
+        "stale confirmations": "ix_confirmations__stale",
     }
     for name, qs in plans.items():
         plan = qs.explain()
