@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 import assistant_models.core.signing  # (defines the signing_keys table)
 import assistant_models.models  # noqa: F401  (defines the tables on the metadata)
 from alembic import context
+from assistant_models._migrations import render_item
 from assistant_models._settings import migration_lock_timeout
 from assistant_models.core.base import metadata
 
@@ -34,6 +35,7 @@ def run_on(connection: Connection) -> None:
         include_object=include_object,
         compare_type=True,
         compare_server_default=True,
+        render_item=render_item,  # types such as Vector write themselves and their import
     )
     with context.begin_transaction():
         # A migration waiting for a lock holds up every later query of the table: fail fast

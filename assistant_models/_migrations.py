@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Literal
 
 from alembic.command import downgrade, upgrade
 from alembic.config import Config
@@ -22,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from assistant_models.exceptions import DatabaseError
 
-__all__ = ["MIGRATIONS_PACKAGE", "config_for", "current_revision", "run", "script_location"]
+__all__ = ["MIGRATIONS_PACKAGE", "config_for", "current_revision", "render_item", "run", "script_location"]
 
 #: Import name of the packaged migration scripts.
 MIGRATIONS_PACKAGE = "assistant_models.migrations"
@@ -34,6 +35,20 @@ _COMMANDS: dict[str, Callable[[Config, str], None]] = {
     "upgrade": upgrade,
     "downgrade": downgrade,
 }
+
+
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    """Render a column type that knows how a migration writes it, with the import it needs.
+
+    Alembic's ``render_item`` hook: a type with an ``alembic_render(imports)`` method
+    (:class:`assistant_models.vector.Vector`) returns its own text and adds its import, so a
+    generated migration imports what it uses; everything else is left to Alembic.
+    """
+    render = getattr(obj, "alembic_render", None)
+    if type_ != "type" or render is None:
+        return False
+    text: str = render(autogen_context.imports)
+    return text
 
 
 def script_location() -> Path:

@@ -58,6 +58,23 @@ def lab(db_session):
     return db_session
 
 
+@pytest.fixture
+def vector_lab(lab):
+    """Create the ``vector`` extension and the vector lab tables in the test's transaction.
+
+    Skips the test when the server has no pgvector (PostgreSQL 15 in CI has none).
+    """
+    from lab_models import create_vector_lab_tables
+
+    conn = lab.connection()
+    available = conn.exec_driver_sql("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").first()
+    if available is None:
+        pytest.skip("the test server has no pgvector extension (vector tests need it)")
+    conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS vector")
+    create_vector_lab_tables(conn)
+    return lab
+
+
 class Api:
     """Call manager and QuerySet methods the synchronous way or through their awaited twins.
 

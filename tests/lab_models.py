@@ -17,6 +17,7 @@ from assistant_models import AssistantModel, Manager
 from assistant_models.core.concerns import AppendOnly, Concern, LiveParent
 from assistant_models.core.mixins import AuditMixin, SoftDeleteMixin, TimestampMixin
 from assistant_models.core.types import JSONB
+from assistant_models.vector import VectorField
 
 lab_metadata = sa.MetaData()
 lab_registry = registry(metadata=lab_metadata)
@@ -130,3 +131,30 @@ class Entry(AuditMixin, LabModel, table=True):
 def create_lab_tables(connection: sa.Connection) -> None:
     """Create the lab tables in the connection's transaction."""
     lab_metadata.create_all(connection)
+
+
+# Vectors need pgvector, which not every test server has: their lab tables live apart,
+# created only by the ``vector_lab`` fixture once the extension is there.
+vector_lab_metadata = sa.MetaData()
+vector_lab_registry = registry(metadata=vector_lab_metadata)
+
+
+class VectorLabModel(AssistantModel, registry=vector_lab_registry):
+    """Base of the lab models that need the ``vector`` extension."""
+
+
+class Item(VectorLabModel, table=True):
+    """A row with an embedding, as pgvector-python's own tests use (``Item.embedding``)."""
+
+    __tablename__ = "lab_items"
+
+    id: int | None = Field(default=None, primary_key=True)
+    label: str | None = Field(default=None, max_length=50)
+    embedding: Any = VectorField(3, default=None, nullable=True)
+
+    objects: ClassVar[Manager[Item]] = Manager()
+
+
+def create_vector_lab_tables(connection: sa.Connection) -> None:
+    """Create the vector lab tables in the connection's transaction (the extension must exist)."""
+    vector_lab_metadata.create_all(connection)
