@@ -298,3 +298,41 @@ def test_autogenerate_sees_no_difference_on_a_vector_column(vector_lab):
     )
     diffs = compare_metadata(context, vector_lab_metadata)
     assert [d for d in diffs if "lab_items" in repr(d)] == []
+
+
+@pytest.fixture
+def vector_alab(adb_session, arun):
+    """The vector lab tables on the async session (asyncpg), skipped without pgvector."""
+
+    def create(session) -> bool:
+        from lab_models import create_lab_tables, create_vector_lab_tables
+
+        conn = session.connection()
+        if (
+            conn.exec_driver_sql("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").first()
+            is None
+        ):
+            return False
+        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS vector")
+        create_lab_tables(conn)
+        create_vector_lab_tables(conn)
+        return True
+
+    if not arun(adb_session.run_sync(create)):
+        pytest.skip("the test server has no pgvector extension (vector tests need it)")
+    return adb_session
+
+
+def test_vectors_round_trip_and_order_through_asyncpg(vector_alab, arun):
+    async def scenario():
+        await Item.objects.abulk_create([Item(embedding=v) for v in ROWS.values()])
+        with pytest.raises(ValidationError):
+            await Item.objects.acreate(embedding=[1.0, float("nan"), 0.0])
+        vector_alab.expunge_all()
+        rows = [row async for row in Item.objects.order_by(L2Distance("embedding", QUERY))]
+        return rows
+
+    rows = arun(scenario())
+    assert all(isinstance(r.embedding, np.ndarray) for r in rows)
+    expected = sorted(ROWS.values(), key=lambda v: l2(v, QUERY))
+    assert [r.embedding.tolist() for r in rows] == [np.float32(v).tolist() for v in expected]
