@@ -336,3 +336,14 @@ def test_vectors_round_trip_and_order_through_asyncpg(vector_alab, arun):
     assert all(isinstance(r.embedding, np.ndarray) for r in rows)
     expected = sorted(ROWS.values(), key=lambda v: l2(v, QUERY))
     assert [r.embedding.tolist() for r in rows] == [np.float32(v).tolist() for v in expected]
+
+
+def test_bulk_insert_of_mappings_writes_and_refuses_vectors(vector_lab):
+    rows = [{"id": 1, "embedding": [1, 2, 3]}, {"id": 2, "embedding": np.array([4, 5, 6])}]
+    assert Item.objects.bulk_insert(rows) == 2
+    vector_lab.expunge_all()
+    assert [i.embedding.tolist() for i in Item.objects.order_by("id")] == [[1, 2, 3], [4, 5, 6]]
+    with pytest.raises(ValidationError) as exc:
+        Item.objects.bulk_insert([{"id": 3, "embedding": [1, 2]}])
+    assert field_errors(exc) == {"rows[0].embedding": "vector must have 3 dimensions, not 2"}
+    assert count(vector_lab) == 2
