@@ -20,7 +20,7 @@ from assistant_models.core.mixins import TimestampMixin, UUIDPrimaryKeyMixin
 from assistant_models.core.types import JSONB, UTCDateTime, server_now, str_enum
 from assistant_models.exceptions import InvalidTransition, ValidationError
 from assistant_models.models.chat.documents import json_text
-from assistant_models.models.chat.references import key_of, table_of
+from assistant_models.models.chat.refs import instance_key, table_of
 from assistant_models.models.chat.sessions import ChatSession
 from assistant_models.models.identity.users import User
 
@@ -58,8 +58,8 @@ class ConfirmationManager(Manager["Confirmation"]):
             ValidationError: A bad ``session``, ``user``, ``kind``, ``data`` or ``ttl``
                 (a positive timedelta); nothing is written.
         """
-        session_id = key_of(session, ChatSession, "session", _OWNER)
-        user_id = key_of(user, User, "user", _OWNER)
+        session_id = instance_key(session, ChatSession, "session", _OWNER)
+        user_id = instance_key(user, User, "user", _OWNER)
         if not isinstance(ttl, timedelta) or ttl <= timedelta(0):
             raise ValidationError.single("ttl", "must be a positive timedelta", _OWNER)
         json_text(data, "data", _OWNER)  # what the column's serializer would only fail at in the driver
@@ -68,7 +68,7 @@ class ConfirmationManager(Manager["Confirmation"]):
 
     def pending_for(self, session: ChatSession) -> ConfirmationManager:
         """Return the pending, unexpired requests of a chat, oldest first."""
-        session_id = key_of(session, ChatSession, "session", _OWNER)
+        session_id = instance_key(session, ChatSession, "session", _OWNER)
         return self.filter(
             session_id=session_id, status=ConfirmationStatus.PENDING, expires_at__gt=Now()
         ).order_by("created_at", "expires_at", "pk")
@@ -95,7 +95,7 @@ class ConfirmationManager(Manager["Confirmation"]):
             InvalidTransition: The request is already resolved, or has expired.
             Confirmation.DoesNotExist: The request is gone (or hidden with its chat).
         """
-        key = key_of(confirmation, Confirmation, "confirmation", _OWNER)
+        key = instance_key(confirmation, Confirmation, "confirmation", _OWNER)
         target = _resolution(status)
         mine = self.filter(pk=key)
         answerable = mine.filter(status=ConfirmationStatus.PENDING, expires_at__gt=Now())

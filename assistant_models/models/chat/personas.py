@@ -21,7 +21,7 @@ from assistant_models.core.mixins import SoftDeleteMixin, TimestampMixin, UUIDPr
 from assistant_models.core.persistence import translating
 from assistant_models.core.types import str_enum
 from assistant_models.exceptions import ValidationError
-from assistant_models.models.chat.references import key_of, table_of
+from assistant_models.models.chat.refs import instance_key, table_of
 
 __all__ = [
     "MAX_POSITION",
@@ -71,7 +71,7 @@ class PromptModuleManager(Manager["PromptModule"]):
         Raises:
             ValidationError: ``persona`` is not a saved :class:`Persona`.
         """
-        key = key_of(persona, Persona, "persona", "PromptModule")
+        key = instance_key(persona, Persona, "persona", "PromptModule")
         return self.filter(persona_links__persona_id=key).order_by("persona_links__position", "name")
 
     def matching(self, text: str, *, persona: Persona | None = None) -> list[PromptModule]:
@@ -130,8 +130,8 @@ class PersonaManager(Manager["Persona"]):
                 ``position`` is not an integer from 0 to :data:`MAX_POSITION`.
         """
         params = {
-            "am_persona": key_of(persona, Persona, "persona", "PersonaModule"),
-            "am_module": key_of(module, PromptModule, "module", "PersonaModule"),
+            "am_persona": instance_key(persona, Persona, "persona", "PersonaModule"),
+            "am_module": instance_key(module, PromptModule, "module", "PersonaModule"),
         }
         if position is not None:
             params["am_position"] = validate_fields(PersonaModule, {"position": position})["position"]
@@ -142,8 +142,8 @@ class PersonaManager(Manager["Persona"]):
     def remove_module(self, persona: Persona, module: PromptModule) -> bool:
         """Unlink ``module`` from ``persona``; return whether it was linked."""
         keys = {
-            "persona_id": key_of(persona, Persona, "persona", "PersonaModule"),
-            "module_id": key_of(module, PromptModule, "module", "PersonaModule"),
+            "persona_id": instance_key(persona, Persona, "persona", "PersonaModule"),
+            "module_id": instance_key(module, PromptModule, "module", "PersonaModule"),
         }
         removed, _ = self.of(PersonaModule).filter(**keys).delete()
         return removed > 0

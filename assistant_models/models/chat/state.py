@@ -19,7 +19,7 @@ from assistant_models.core.persistence import translating
 from assistant_models.core.types import JSONB
 from assistant_models.models.chat.documents import json_text
 from assistant_models.models.chat.personas import Persona, PromptModule
-from assistant_models.models.chat.references import key_of, optional_key_of, table_of
+from assistant_models.models.chat.refs import instance_key, optional_instance_key, table_of
 from assistant_models.models.chat.sessions import ChatSession
 
 __all__ = ["MAX_STATE_VALUE", "ConversationState", "ConversationStateManager"]
@@ -152,9 +152,9 @@ def _scope(session: ChatSession, persona: Persona | None, module: PromptModule |
         ValidationError: ``session``, ``persona`` or ``module`` is not a saved instance of its model.
     """
     return {
-        "am_session": key_of(session, ChatSession, "session", _OWNER),
-        "am_persona": optional_key_of(persona, Persona, "persona", _OWNER),
-        "am_module": optional_key_of(module, PromptModule, "module", _OWNER),
+        "am_session": instance_key(session, ChatSession, "session", _OWNER),
+        "am_persona": optional_instance_key(persona, Persona, "persona", _OWNER),
+        "am_module": optional_instance_key(module, PromptModule, "module", _OWNER),
     }
 
 
