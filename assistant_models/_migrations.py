@@ -10,7 +10,8 @@ must therefore use that connection when it is present.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,16 +21,38 @@ from alembic.runtime.migration import MigrationContext
 from alembic.util import CommandError
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlmodel.sql.sqltypes import AutoString
 
 from assistant_models.exceptions import DatabaseError
 
-__all__ = ["MIGRATIONS_PACKAGE", "config_for", "current_revision", "render_item", "run", "script_location"]
+__all__ = [
+    "CORE_BRANCH",
+    "EXTENSION_BRANCHES",
+    "MIGRATIONS_PACKAGE",
+    "available_extensions",
+    "config_for",
+    "current_revision",
+    "extension_tables",
+    "installed_extensions",
+    "render_item",
+    "require_extension",
+    "run",
+    "script_location",
+    "upgrade_targets",
+]
+
+_log = logging.getLogger("assistant_models.database")
 
 #: Import name of the packaged migration scripts.
 MIGRATIONS_PACKAGE = "assistant_models.migrations"
 
 #: Key of the transaction-level advisory lock that serializes concurrent migrations.
 ADVISORY_LOCK_KEY = 0x61_6D_5F_6D_69_67  # "am_mig"
+
+#: Branch label of the migrations every server takes.
+CORE_BRANCH = "core"
+#: Branches whose tables need a PostgreSQL extension, by label: the extension's name.
+EXTENSION_BRANCHES: dict[str, str] = {"vector": "vector"}
 
 _COMMANDS: dict[str, Callable[[Config, str], None]] = {
     "upgrade": upgrade,
@@ -41,11 +64,16 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fal
     """Render a column type that knows how a migration writes it, with the import it needs.
 
     Alembic's ``render_item`` hook: a type with an ``alembic_render(imports)`` method
-    (:class:`assistant_models.vector.Vector`) returns its own text and adds its import, so a
-    generated migration imports what it uses; everything else is left to Alembic.
+    (:class:`assistant_models.vector.Vector`) returns its own text and adds its import, and
+    SQLModel's ``AutoString`` is written as ``sa.String``, so a generated migration imports
+    what it uses; everything else is left to Alembic.
     """
+    if type_ != "type":
+        return False
+    if isinstance(obj, AutoString):  # SQLModel's str column: plain VARCHAR, no sqlmodel import needed
+        return f"sa.String(length={obj.length})" if obj.length is not None else "sa.String()"
     render = getattr(obj, "alembic_render", None)
-    if type_ != "type" or render is None:
+    if render is None:
         return False
     text: str = render(autogen_context.imports)
     return text
@@ -84,11 +112,71 @@ def config_for(connection: Connection, location: Path | None = None) -> Config:
     return config
 
 
+def available_extensions(connection: Connection) -> set[str]:
+    """Return the extensions the server could create (``pg_available_extensions``)."""
+    return set(connection.execute(text("SELECT name FROM pg_available_extensions")).scalars())
+
+
+def installed_extensions(connection: Connection) -> set[str]:
+    """Return the extensions created in the connection's database."""
+    return set(connection.execute(text("SELECT extname FROM pg_extension")).scalars())
+
+
+def extension_tables(extension: str, tables: Iterable[Any] | None = None) -> list[str]:
+    """Return the names of the model tables with a column whose type needs ``extension``."""
+    if tables is None:
+        import assistant_models.models  # noqa: F401  (defines the tables on the metadata)
+        from assistant_models.core.base import metadata
+
+        tables = metadata.tables.values()
+    return sorted(
+        t.name for t in tables if any(getattr(c.type, "extension", None) == extension for c in t.columns)
+    )
+
+
+def require_extension(connection: Connection, extension: str, product: str) -> None:
+    """Create ``extension`` in the database, or say clearly that the server does not have it.
+
+    Migrations of an extension's branch call this first.
+
+    Raises:
+        DatabaseError: The server cannot create the extension (its files are not installed).
+    """
+    if extension not in available_extensions(connection):
+        needing = ", ".join(extension_tables(extension)) or "its tables"
+        raise DatabaseError(
+            f"the PostgreSQL server has no {product} (extension {extension!r}), needed by {needing}: "
+            f"install {product} on the server and migrate again (migrate() without it brings "
+            "every other table up to date)"
+        )
+    connection.execute(text(f'CREATE EXTENSION IF NOT EXISTS "{extension}"'))
+
+
+def upgrade_targets(connection: Connection, revision: str) -> tuple[list[str], list[str]]:
+    """Return the revisions ``upgrade revision`` means here, and the branches it leaves out.
+
+    ``"head"`` means every branch the server can take: all heads where every extension
+    a branch needs is available, otherwise the core branch and the branches that can
+    be taken. Any other revision (``"heads"``, ``"vector@head"``, ``"0009"``) is taken
+    as given.
+    """
+    if revision != "head":
+        return [revision], []
+    available = available_extensions(connection)
+    missing = [label for label, ext in EXTENSION_BRANCHES.items() if ext not in available]
+    if not missing:
+        return ["heads"], []
+    kept = [f"{label}@head" for label in EXTENSION_BRANCHES if label not in missing]
+    return [f"{CORE_BRANCH}@head", *kept], missing
+
+
 def run(connection: Connection, command: str, revision: str, location: Path | None = None) -> None:
     """Run ``alembic <command> <revision>`` inside the connection's transaction.
 
     An advisory lock keeps concurrent migrations of the same database apart,
-    and the statement timeout is lifted for the transaction.
+    and the statement timeout is lifted for the transaction. Upgrading to
+    ``"head"`` leaves out the branches whose extension the server lacks, with a
+    warning naming it and the tables that wait for it (:func:`upgrade_targets`).
 
     Raises:
         DatabaseError: Alembic refused the command (unknown revision, ...).
@@ -96,10 +184,21 @@ def run(connection: Connection, command: str, revision: str, location: Path | No
     config = config_for(connection, location)
     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
     connection.execute(text("SET LOCAL statement_timeout = 0"))
+    targets, missing = upgrade_targets(connection, revision) if command == "upgrade" else ([revision], [])
     try:
-        _COMMANDS[command](config, revision)
+        for target in targets:
+            _COMMANDS[command](config, target)
     except CommandError as exc:
         raise DatabaseError(f"migration {command} to {revision!r} failed: {exc}") from exc
+    for label in missing:
+        extension = EXTENSION_BRANCHES[label]
+        _log.warning(
+            "the PostgreSQL server has no extension %r: %s not created (migration branch %r); "
+            "install it on the server and migrate again",
+            extension,
+            ", ".join(extension_tables(extension)) or "its tables were",
+            label,
+        )
 
 
 def current_revision(connection: Connection) -> str | None:

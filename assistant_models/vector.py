@@ -22,12 +22,14 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 from pgvector.sqlalchemy import VECTOR
 from pydantic import BeforeValidator, PlainSerializer
+from sqlalchemy.sql.elements import conv
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field
 
@@ -35,17 +37,26 @@ from assistant_models.core.expressions import SQL, Expression, Scope, as_express
 from assistant_models.exceptions import ValidationError
 
 __all__ = [
+    "INDEXED_DIMENSIONS",
     "MAX_DIMENSIONS",
+    "METRICS",
     "CosineDistance",
+    "L1Distance",
     "L2Distance",
     "MaxInnerProduct",
+    "Metric",
     "Vector",
     "VectorField",
+    "VectorIndex",
+    "metric_named",
+    "register_metric",
     "vector_problem",
 ]
 
 #: The most dimensions a pgvector ``vector`` column may have.
 MAX_DIMENSIONS = 16_000
+#: The most dimensions an HNSW or IVFFlat index on a ``vector`` column may have.
+INDEXED_DIMENSIONS = 2_000
 
 
 def _numbers(value: Any) -> list[float] | str:
@@ -106,6 +117,8 @@ class Vector(TypeDecorator[Any]):
 
     impl = VECTOR
     cache_ok = True
+    #: The PostgreSQL extension the type needs; tables using it are migrated only where it exists.
+    extension = "vector"
 
     def __init__(self, dim: int | None = None) -> None:
         if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 1):
@@ -245,3 +258,136 @@ class MaxInnerProduct(_Distance):
     """The *negative* inner product (pgvector's ``<#>``), so that smaller means nearer, as for the others."""
 
     operator = "<#>"
+
+
+class L1Distance(_Distance):
+    """Taxicab distance, the sum of absolute differences (pgvector's ``<+>``)."""
+
+    operator = "<+>"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A way of measuring distance between vectors, as queries and indexes name it.
+
+    Attributes:
+        name: What callers pass (``metric="cosine"``).
+        distance: The expression computing it (smaller is nearer).
+        opclass: pgvector's operator class for an index serving it.
+        methods: The index methods that support it.
+    """
+
+    name: str
+    distance: type[_Distance]
+    opclass: str
+    methods: frozenset[str]
+
+
+#: The metrics by name: an open registry (:func:`register_metric`).
+METRICS: dict[str, Metric] = {}
+
+#: The index methods pgvector offers, with the build parameters each takes and their bounds.
+INDEX_METHODS: dict[str, dict[str, tuple[int, int]]] = {
+    "hnsw": {"m": (2, 100), "ef_construction": (4, 1000)},
+    "ivfflat": {"lists": (1, 32768)},
+}
+
+
+def register_metric(item: Metric) -> Metric:
+    """Add (or replace) a metric that :func:`VectorIndex` and ``nearest()`` accept by name."""
+    METRICS[item.name] = item
+    return item
+
+
+def metric_named(name: str) -> Metric:
+    """Return the metric called ``name``.
+
+    Raises:
+        ValidationError: No such metric (the message lists the known ones).
+    """
+    found = METRICS.get(name) if isinstance(name, str) else None
+    if found is None:
+        known = ", ".join(sorted(METRICS))
+        raise ValidationError.single("metric", f"must be one of {known}, not {name!r}")
+    return found
+
+
+_BOTH = frozenset(INDEX_METHODS)
+register_metric(Metric("cosine", CosineDistance, "vector_cosine_ops", _BOTH))
+register_metric(Metric("l2", L2Distance, "vector_l2_ops", _BOTH))
+register_metric(Metric("inner_product", MaxInnerProduct, "vector_ip_ops", _BOTH))
+register_metric(Metric("l1", L1Distance, "vector_l1_ops", frozenset({"hnsw"})))
+
+
+def VectorIndex(  # noqa: N802 (a schema item, named like sa.Index)
+    field: str,
+    *,
+    method: str = "hnsw",
+    metric: str = "cosine",
+    name: str | None = None,
+    **parameters: int,
+) -> sa.Index:
+    """Declare an approximate-nearest-neighbour index on a vector field, for ``__table_args__``.
+
+    ::
+
+        __table_args__ = (VectorIndex("embedding", metric="cosine", m=16, ef_construction=64),)
+
+    The migration creates it (``CREATE INDEX ... USING hnsw (embedding vector_cosine_ops)
+    WITH (m = 16, ef_construction = 64)``). An index serves one metric: ``nearest()``
+    with that metric uses it. Its name, unless given, is
+    ``ix_<table>__<field>_<method>_<metric>``, so one field can have an index per metric.
+
+    Args:
+        field: The vector field (at most 2,000 dimensions, pgvector's limit for indexes).
+        method: ``"hnsw"`` (better recall for its speed, slower to build) or ``"ivfflat"``.
+        metric: A name in :data:`METRICS`: ``cosine``, ``l2``, ``inner_product`` or
+            ``l1`` (HNSW only).
+        name: The index's name.
+        **parameters: Build parameters: ``m`` and ``ef_construction`` for HNSW,
+            ``lists`` for IVFFlat.
+
+    Raises:
+        TypeError: An unknown method or metric, a parameter the method does not take,
+            or one out of its bounds.
+    """
+    if method not in INDEX_METHODS:
+        raise TypeError(f"VectorIndex() method must be one of {', '.join(INDEX_METHODS)}, not {method!r}")
+    measure = METRICS.get(metric)
+    if measure is None:
+        raise TypeError(f"VectorIndex() metric must be one of {', '.join(sorted(METRICS))}, not {metric!r}")
+    if method not in measure.methods:
+        raise TypeError(f"VectorIndex() metric {metric!r} has no {method} index in pgvector")
+    bounds = INDEX_METHODS[method]
+    for key, value in parameters.items():
+        if key not in bounds:
+            raise TypeError(f"VectorIndex() {method} takes {', '.join(bounds)}, not {key!r}")
+        low, high = bounds[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise TypeError(f"VectorIndex() {key} must be a whole number from {low} to {high}, not {value!r}")
+    if method == "hnsw" and parameters.get("ef_construction", 64) < 2 * parameters.get("m", 16):
+        raise TypeError("VectorIndex() ef_construction must be at least twice m")
+    index = sa.Index(
+        name,
+        field,
+        postgresql_using=method,
+        postgresql_ops={field: measure.opclass},
+        postgresql_with=dict(parameters),
+    )
+    index.info["vector_metric"] = measure.name
+    if name is None:
+        sa.event.listen(index, "after_parent_attach", _name_index(field, method, measure.name))
+    return index
+
+
+def _name_index(field: str, method: str, metric_name: str) -> Any:
+    def attach(index: sa.Index, table: sa.Table) -> None:
+        index.name = conv(f"ix_{table.name}__{field}_{method}_{metric_name}")
+        column = table.c.get(field)
+        kind = getattr(column, "type", None)
+        if isinstance(kind, Vector) and kind.dim is not None and kind.dim > INDEXED_DIMENSIONS:
+            raise TypeError(
+                f"VectorIndex() on {table.name}.{field}: indexes take at most {INDEXED_DIMENSIONS} dimensions"
+            )
+
+    return attach

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 
 revision: str = '0001'
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = ('core',)  # the chain every other branch builds on
 depends_on: str | Sequence[str] | None = None
 
 

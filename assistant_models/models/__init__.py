@@ -29,6 +29,7 @@ from assistant_models.models.identity import (
     UserManager,
     UserRole,
 )
+from assistant_models.models.memory import ConversationMemory, ConversationMemoryManager, MemoryType
 from assistant_models.models.work import Task, TaskManager, TaskStatus
 
 __all__ = [
@@ -45,8 +46,11 @@ __all__ = [
     "Confirmation",
     "ConfirmationStatus",
     "ContentType",
+    "ConversationMemory",
+    "ConversationMemoryManager",
     "ConversationState",
     "ExecutionContext",
+    "MemoryType",
     "Message",
     "Persona",
     "PersonaModule",

@@ -14,6 +14,8 @@ Fixtures:
     arun: Run a coroutine on the test's own event loop (``arun(main())``), so sync
         tests drive async code without an asyncio plugin; the loop closes after
         the test, and the async pool is emptied on it first.
+    pgvector: Skips the test, saying why, unless the test database has pgvector (the
+        ``vector`` extension, which ``ConversationMemory`` and vector fields need).
     adb_session: The async ``db_session`` (needs the ``async`` extra): an
         ``AsyncSession`` on an asyncpg connection whose transaction is rolled back
         after the test, current in the coroutines ``arun`` runs, so
@@ -36,11 +38,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
+from assistant_models._migrations import installed_extensions
 from assistant_models.aio import AsyncBinding, bind_async_session, unbind_async_session
 from assistant_models.core.context import bind_session, unbind_session
 from assistant_models.database import Database
 
-__all__ = ["AsyncRunner", "adb_session", "arun", "database", "db_session"]
+__all__ = ["AsyncRunner", "adb_session", "arun", "database", "db_session", "pgvector"]
 
 T = TypeVar("T")
 
@@ -127,6 +130,19 @@ def db_session(database: Database) -> Iterator[Session]:
         session.close()
         transaction.rollback()
         connection.close()
+
+
+@pytest.fixture(scope="session")
+def _vector_installed(database: Database) -> bool:
+    with database.engine.connect() as connection:
+        return "vector" in installed_extensions(connection)
+
+
+@pytest.fixture
+def pgvector(_vector_installed: bool) -> None:
+    """Skip the test unless the test database has the ``vector`` extension (pgvector)."""
+    if not _vector_installed:
+        pytest.skip("the test database has no pgvector (extension 'vector'): its server lacks it")
 
 
 @pytest.fixture
