@@ -285,7 +285,7 @@ class Database:
         """
         level = _transactions.isolation_level(isolation)
         current = get_current_session()
-        if current is not None and self._owns(current):
+        if current is not None and self.owns(current):
             if level is not None:
                 raise ValidationError.single(
                     "isolation", "cannot be chosen inside an open unit of work (a savepoint)"
@@ -332,7 +332,7 @@ class Database:
             raise ValidationError.single("retries", "must be a non-negative integer")
         level = _transactions.isolation_level(isolation)
         current = get_current_session()
-        if current is not None and self._owns(current):
+        if current is not None and self.owns(current):
             with self.session(isolation=isolation):
                 return fn()
         attempt = 0
@@ -347,8 +347,8 @@ class Database:
             _log.info("transaction lost to a concurrent one; attempt %d of %d", attempt + 1, retries + 1)
             time.sleep(_transactions.backoff(attempt))
 
-    def _owns(self, session: Session) -> bool:
-        """Tell whether ``session`` is bound to this database's engine."""
+    def owns(self, session: Session) -> bool:
+        """Tell whether ``session`` is bound to this database's engine (or one of its connections)."""
         bind = session.bind
         return bind is not None and bind.engine is self._engine
 
