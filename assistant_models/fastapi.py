@@ -89,7 +89,7 @@ class UnitOfWork:
         thread, so the loop never waits on the database.
         """
         current = get_current_session()
-        if current is not None and self.db.owns(current):  # a test's rolled-back unit of work
+        if current is not None and self.db.joins(current):  # a test's rolled-back unit of work
             nested = await run_in_threadpool(_begin_nested, current)
             try:
                 yield current
