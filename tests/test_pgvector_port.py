@@ -1,7 +1,8 @@
 """pgvector-python's own tests of the ``vector`` type, ported to this package's API.
 
-Source: pgvector/pgvector-python, ``tests/test_sqlmodel.py`` (``TestSqlmodel``) and
-``tests/test_sqlalchemy.py`` (``TestSqlalchemy``, ``TestSqlalchemyAsync``), with their data
+Source: pgvector/pgvector-python at 33293bf (2 July 2026), ``tests/test_sqlmodel.py``
+(``TestSqlmodel``) and ``tests/test_sqlalchemy.py`` (``TestSqlalchemy``,
+``TestSqlalchemyAsync``), with their data
 (rows ``[1, 1, 1]``, ``[2, 2, 2]``, ``[1, 1, 2]`` as ids 1, 2, 3; query ``[1, 1, 1]``),
 their queries and their expected ids and values. Each test keeps its peer's name; the
 peer's queries become manager calls (``order_by(L2Distance(...))`` for
@@ -21,6 +22,9 @@ Differences that follow from the package, not from the port:
   have one API, so each pair is one test here (``test_filter`` covers ``test_filter_orm``).
 - ``test_vector_avg``/``test_vector_sum`` (sqlmodel) and ``test_avg``/``test_sum``
   (sqlalchemy) are the same test; they use :class:`VectorAvg` and :class:`VectorSum`.
+- Older versions of ``test_sqlmodel.py`` (e.g. at 0802736) name the distance tests
+  ``test_l2_distance``, ``test_max_inner_product``, ``test_cosine_distance`` and
+  ``test_l1_distance``: they are ``test_vector_l2_distance`` and its three siblings here.
 
 Peer tests also ported in ``tests/test_vector_search.py`` through ``nearest()``:
 ``test_vector_l2_distance`` -> ``test_nearest_by_l2_distance``,

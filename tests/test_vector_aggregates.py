@@ -35,8 +35,9 @@ def test_avg_and_sum_leave_out_null_vectors(items):
     assert all(isinstance(v, np.ndarray) and v.dtype == np.float32 for v in result.values())
 
 
-def test_a_positional_aggregate_is_named_after_its_field(items):
-    assert as_lists(Item.objects.aggregate(VectorSum("embedding"))) == {"embedding__vectorsum": [7, 9, 11]}
+def test_a_positional_aggregate_is_named_after_its_field_and_function(items):
+    result = Item.objects.aggregate(VectorSum("embedding"), VectorAvg("embedding"))
+    assert as_lists(result) == {"embedding__sum": [7, 9, 11], "embedding__avg": [1.75, 2.25, 2.75]}
 
 
 def test_one_mean_per_group(items):

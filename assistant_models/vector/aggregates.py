@@ -49,6 +49,11 @@ class VectorAggregate(Aggregate):
             default = Value(np.asarray(as_floats(default, None), dtype=np.float32), Vector())
         super().__init__(expression, distinct=distinct, filter=filter, default=default)
 
+    @property
+    def default_alias(self) -> str:
+        """Return ``<field>__avg`` or ``<field>__sum``, as the core's ``Avg`` and ``Sum`` name theirs."""
+        return f"{super().default_alias.rsplit('__', 1)[0]}__{self.name}"
+
     def arguments(self, scope: Scope) -> list[SQL]:
         """Return the compiled vector argument once it, and the default, fit.
 
