@@ -108,3 +108,85 @@ def test_an_application_migrates_its_models_after_the_packages(tmp_path, scratch
     assert report["found"] == ["PostgreSQL vector search"]
     assert report["conflict"] == "url"
     assert not {"myapp_bookmarks", "users"} & set(report["after_downgrade"])
+
+
+PLAIN_MODELS = '''
+from typing import ClassVar
+
+from sqlmodel import Field
+
+from assistant_models import AssistantModel, Manager
+
+
+class Bookmark(AssistantModel, table=True):
+    __tablename__ = "myapp_bookmarks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+
+    objects: ClassVar[Manager["Bookmark"]] = Manager()
+'''
+
+REVISION = '''
+import sqlalchemy as sa
+from alembic import op
+
+revision = "a0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "myapp_bookmarks",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("title", sa.String(length=200), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("myapp_bookmarks")
+'''
+
+CONFTEST = '''
+from assistant_models.app_migrations import register_migrations
+
+pytest_plugins = ["assistant_models.testing.plugin"]
+register_migrations("myapp", "migrations")
+'''
+
+APP_TEST = '''
+from myapp.models import Bookmark
+
+
+def test_the_applications_table_is_migrated_too(db_session):
+    Bookmark.objects.create(title="kept only in this test")
+    assert Bookmark.objects.count() == 1
+'''
+
+
+def test_the_test_plugin_migrates_the_applications_chain_too(tmp_path, scratch_url):
+    app = tmp_path / "app"
+    (app / "myapp").mkdir(parents=True)
+    (app / "myapp" / "__init__.py").write_text("")
+    (app / "myapp" / "models.py").write_text(textwrap.dedent(PLAIN_MODELS))
+    (app / "migrations" / "versions").mkdir(parents=True)
+    (app / "migrations" / "env.py").write_text(textwrap.dedent(ENV))
+    (app / "migrations" / "versions" / "a0001_bookmarks.py").write_text(textwrap.dedent(REVISION))
+    (app / "conftest.py").write_text(textwrap.dedent(CONFTEST))
+    (app / "test_app.py").write_text(textwrap.dedent(APP_TEST))
+    env = {**os.environ, "PYTHONPATH": str(app), "TEST_DATABASE_URL": scratch_url}
+    env.pop("ASSISTANT_MODELS_MIGRATIONS", None)
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_app.py"],
+        cwd=app,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
