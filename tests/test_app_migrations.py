@@ -110,7 +110,7 @@ def test_an_application_migrates_its_models_after_the_packages(tmp_path, scratch
     assert not {"myapp_bookmarks", "users"} & set(report["after_downgrade"])
 
 
-PLAIN_MODELS = '''
+PLAIN_MODELS = """
 from typing import ClassVar
 
 from sqlmodel import Field
@@ -125,9 +125,9 @@ class Bookmark(AssistantModel, table=True):
     title: str = Field(max_length=200)
 
     objects: ClassVar[Manager["Bookmark"]] = Manager()
-'''
+"""
 
-REVISION = '''
+REVISION = """
 import sqlalchemy as sa
 from alembic import op
 
@@ -147,23 +147,23 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("myapp_bookmarks")
-'''
+"""
 
-CONFTEST = '''
+CONFTEST = """
 from assistant_models.app_migrations import register_migrations
 
 pytest_plugins = ["assistant_models.testing.plugin"]
 register_migrations("myapp", "migrations")
-'''
+"""
 
-APP_TEST = '''
+APP_TEST = """
 from myapp.models import Bookmark
 
 
 def test_the_applications_table_is_migrated_too(db_session):
     Bookmark.objects.create(title="kept only in this test")
     assert Bookmark.objects.count() == 1
-'''
+"""
 
 
 def test_the_test_plugin_migrates_the_applications_chain_too(tmp_path, scratch_url):
