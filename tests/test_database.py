@@ -1,22 +1,27 @@
 """Database: URL resolution and masking, units of work, health, timeouts and migrations.
 
 Runs against the embedded PostgreSQL server (started once for the module in a
-temporary data directory) and, where it answers, the local server on 127.0.0.1:5432.
+temporary data directory) or, when ``TEST_DATABASE_URL`` is set, against that server, in
+a database of the module's own created there and dropped afterwards. Tests of the
+embedded server itself are skipped then, saying so.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import socket
 import sys
 import textwrap
 import threading
 import traceback
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from scratch import scratch_database
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +46,12 @@ REPO = Path(__file__).resolve().parent.parent
 LOCAL_URL = "postgresql://postgres@127.0.0.1:5432/test"
 UNREACHABLE_URL = "postgresql://u:s3cret@127.0.0.1:1/db?password=hunter2&sslpassword=pem-s3cret"
 SECRETS = ("s3cret", "hunter2", "pem-s3cret")
+#: The server the suite runs on when it is not the embedded one (the PostgreSQL 15 run of CI).
+EXTERNAL_URL = os.environ.get("TEST_DATABASE_URL") or None
+embedded_only = pytest.mark.skipif(
+    EXTERNAL_URL is not None,
+    reason="checks the embedded PostgreSQL 18 itself; this run uses the server of TEST_DATABASE_URL",
+)
 ENV_VARS = (
     "DATABASE_URL",
     "POSTGRES_URL",
@@ -76,19 +87,32 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture(scope="module")
-def pgdata(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("embedded") / "pgdata"
-
-
-@pytest.fixture(scope="module")
-def db(pgdata: Path) -> Iterator[Database]:
+def _unconfigured_database(url: str | None = None, data_dir: Path | None = None) -> Database:
+    """Return a Database built with none of the settings' variables set."""
     with pytest.MonkeyPatch.context() as patch:
         for name in ENV_VARS:
             patch.delenv(name, raising=False)
-        database = Database(data_dir=pgdata)
-    yield database
-    database.dispose()
+        return Database(url, data_dir=data_dir)
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """The embedded server, or a database of this module's own on ``TEST_DATABASE_URL``'s server."""
+    if EXTERNAL_URL is None:
+        database = _unconfigured_database(data_dir=tmp_path_factory.mktemp("embedded") / "pgdata")
+        yield database
+        database.dispose()
+        return
+    with Database(EXTERNAL_URL) as server, scratch_database(server, "dbtest") as url:
+        database = _unconfigured_database(url)
+        yield database
+        database.dispose()
+
+
+@pytest.fixture(scope="module")
+def pgdata(db: Database) -> Path:
+    """The embedded server's data directory (its URL's socket directory)."""
+    return Path(str(db.engine.url.query["host"]))
 
 
 @pytest.fixture(scope="module")
@@ -121,14 +145,14 @@ def _add(session: Session, name: str) -> None:
 @pytest.fixture
 def scratch_db(db: Database, pg_url: str) -> Iterator[Database]:
     """A Database on a freshly created PostgreSQL database, dropped afterwards."""
+    name = f"dbtest_scratch_{uuid.uuid4().hex[:10]}"  # the server may be shared with other runs
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("DROP DATABASE IF EXISTS dbtest_scratch"))
-        connection.execute(text("CREATE DATABASE dbtest_scratch"))
-    scratch = Database(make_url(pg_url).set(database="dbtest_scratch").render_as_string(hide_password=False))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    scratch = Database(make_url(pg_url).set(database=name).render_as_string(hide_password=False))
     yield scratch
     scratch.dispose()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("DROP DATABASE dbtest_scratch WITH (FORCE)"))
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 # ----------------------------------------------------------- URL resolution
@@ -152,6 +176,7 @@ def test_postgres_url_is_used_when_database_url_is_unset(monkeypatch: pytest.Mon
     assert "from_postgres_url@" in Database().url_masked
 
 
+@embedded_only
 def test_embedded_server_is_started_when_no_url_is_configured(
     db: Database, pgdata: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -263,7 +288,10 @@ def test_health_reports_version_latency_pool_and_masked_url(db: Database) -> Non
     report = db.health()
     assert report["ok"] is True
     assert report["error"] is None
-    assert report["server_version"] is not None and report["server_version"].startswith("18.")
+    with db.engine.connect() as connection:
+        major = connection.execute(text("SELECT current_setting('server_version_num')::int / 10000")).scalar()
+    assert major == (18 if EXTERNAL_URL is None else major)  # the embedded server is PostgreSQL 18
+    assert report["server_version"] is not None and report["server_version"].startswith(f"{major}.")
     assert isinstance(report["latency_ms"], float) and report["latency_ms"] >= 0
     assert set(report["pool"]) == {"size", "checked_in", "checked_out", "overflow"}
     assert report["pool"]["size"] == 10
@@ -492,7 +520,7 @@ from alembic import op
 
 revision = "0001"
 down_revision = None
-branch_labels = None
+branch_labels = ("core",)  # what migrate() takes on a server without pgvector
 depends_on = None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 import uuid
 from pathlib import Path
@@ -22,7 +23,17 @@ pytestmark = pytest.mark.integration
 #: The directory that holds the ``assistant_models`` package, for the child's PYTHONPATH.
 PACKAGE_ROOT = Path(assistant_models.__file__).resolve().parent.parent
 
-APP_CONFTEST = 'pytest_plugins = ["assistant_models.testing.plugin"]\n'
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_conftest() -> str:
+    """Return the ``conftest.py`` the README's "Testing your application" tells users to write."""
+    section = README.read_text().split("\n## Testing your application\n", 1)[1].split("\n## ", 1)[0]
+    found = re.search(r"```python\n(.*?)```", section, re.S)
+    assert found is not None, "the README's testing section has no python block"
+    assert found.group(1).startswith("# conftest.py\n")
+    return found.group(1)
+
 
 APP_TESTS = """
 import os
@@ -117,7 +128,7 @@ def app(
         monkeypatch.setenv(_embedded.DATA_DIR_ENV, str(embedded_data_dir))
     # The plugin must choose the bcrypt cost itself, as it would in a fresh shell.
     monkeypatch.delenv("ASSISTANT_MODELS_BCRYPT_ROUNDS", raising=False)
-    pytester.makeconftest(APP_CONFTEST)
+    pytester.makeconftest(readme_conftest())  # the snippet as the README shows it
     pytester.makepyfile(test_app=APP_TESTS.replace("__TAG__", f"plugin-{uuid.uuid4().hex[:12]}"))
     return pytester
 
