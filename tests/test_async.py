@@ -257,7 +257,7 @@ RAW_ERRORS = [
         "INSERT INTO tasks (id, title, status, priority, retry_count, max_retries, version) "
         "VALUES (gen_random_uuid(), 't', 'pending', 11, 0, 3, 1)",
         ValidationError,
-        "priority_range",
+        "priority",
     ),
     (
         "INSERT INTO api_keys (id, user_id, name, key_prefix, key_hash, scopes) "

@@ -8,6 +8,7 @@ process are left alone.
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -112,13 +113,25 @@ def _load_live_relations_by_sql() -> None:
                 strategy.use_get = False  # type: ignore[attr-defined]
 
 
+def _checked_columns(table: sa.Table, constraint: sa.CheckConstraint) -> list[str]:
+    """Return the columns a check constraint's expression names, in table order."""
+    text = str(constraint.sqltext)
+    return [c.name for c in table.columns if re.search(rf"\b{re.escape(c.name)}\b", text)]
+
+
 def refresh_constraint_fields() -> None:
-    """Map every unique constraint and unique index name to the fields it guards."""
+    """Map every unique and check constraint and unique index name to the fields it guards."""
     mapping: dict[str, str] = {}
     for table in metadata.tables.values():
         for constraint in table.constraints:
             if isinstance(constraint, sa.UniqueConstraint) and isinstance(constraint.name, str):
                 mapping[constraint.name] = ", ".join(c.name for c in constraint.columns)
+            if isinstance(constraint, sa.CheckConstraint) and isinstance(constraint.name, str):
+                columns = _checked_columns(table, constraint)
+                if columns:  # the name the database reports: the naming convention's
+                    name = str(constraint.name)
+                    full = name if name.startswith("ck_") else f"ck_{table.name}__{name}"
+                    mapping[full] = mapping[name] = ", ".join(columns)
         for index in table.indexes:
             if index.unique and isinstance(index.name, str):
                 field = index.info.get("field") or ", ".join(c.name for c in index.columns)
