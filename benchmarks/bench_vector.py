@@ -66,11 +66,17 @@ from bench_vector_data import (
 from bench_vector_quality import QualityRow, print_quality, quality
 from bench_vector_sql import (
     core_nearest,
+    hybrid_sql,
     map_plain_doc,
+    nearest_sql,
     orm_nearest,
+    plan_of,
     raw_hybrid,
     raw_nearest,
     raw_recall,
+    recall_sql,
+    scan_settings,
+    set_sql,
     statements_of,
 )
 from pgvector.psycopg2 import register_vector
@@ -84,7 +90,9 @@ RECALL_K = 5
 RRF_K = 60
 HYBRID_CANDIDATES = 40  # per side of the fusion
 RECALL_CANDIDATES = 50
-CONTENDERS = ("managers", IN_UOW, "sa_orm", "sa_core", BASE)
+#: Raw psycopg2 without the managers' restoring of the scan settings (for information).
+MINIMAL = "psycopg2_minimal"
+CONTENDERS = ("managers", IN_UOW, "sa_orm", "sa_core", MINIMAL, BASE)
 
 
 @dataclass
@@ -167,8 +175,12 @@ def setup_nearest(filtered: bool) -> Callable[[VBench], Setup]:
             "sa_orm": lambda i: orm_nearest(b.engine, b.q(i), k, ef, cat(i)),
             "sa_core": lambda i: core_nearest(b.engine, b.q(i), k, ef, cat(i)),
             BASE: raw_pg,
+            MINIMAL: lambda i: raw_nearest(b.raw, b.q(i), k, ef, cat(i), restore=False),
         }
         notes: list[str] = []
+        settings = scan_settings(k, ef, filtered)
+        params = {"q": b.q(0), "k": k, "category": cat(0)}
+        notes.append(f"psycopg2 plan: {plan_of(b.raw, [set_sql(settings)], nearest_sql(filtered), params)}")
         _sent(b, notes, managers)
         _check_same(notes, "ids", lambda i: [d.id for d in managers(i)], lambda i: [r[0] for r in raw_pg(i)])
         return Setup(fns, notes, after=close)
@@ -196,6 +208,10 @@ def setup_recall(by_session: bool) -> Callable[[VBench], Setup]:
 
         in_uow, close = in_open_unit_of_work(b, find)
         notes: list[str] = []
+        params = {"q": mq(0), "k": RECALL_K, "session": chat(0)}
+        notes.append(
+            f"psycopg2 plan: {plan_of(b.raw, [], recall_sql(by_session, RECALL_CANDIDATES), params)}"
+        )
         _sent(b, notes, managers)
         _check_same(notes, "ids", lambda i: [m.id for m in managers(i)], lambda i: [r[0] for r in raw_pg(i)])
         return Setup({"managers": managers, IN_UOW: in_uow, BASE: raw_pg}, notes, after=close)
@@ -219,6 +235,8 @@ def setup_hybrid(term: str) -> Callable[[VBench], Setup]:
 
         in_uow, close = in_open_unit_of_work(b, find)
         notes: list[str] = []
+        params = {"q": b.q(0), "k": k, "text": term, "rrf_k": RRF_K}
+        notes.append(f"psycopg2 plan: {plan_of(b.raw, [], hybrid_sql(HYBRID_CANDIDATES), params)}")
         _sent(b, notes, managers)
         _check_same(notes, "ids", lambda i: [d.id for d in managers(i)], lambda i: [r[0] for r in raw_pg(i)])
         return Setup({"managers": managers, IN_UOW: in_uow, BASE: raw_pg}, notes, after=close)
@@ -301,32 +319,30 @@ def _cell(value: float | None) -> str:
 
 
 def print_summary(results: list[Result], rows: list[QualityRow], vplan: VectorPlan) -> None:
+    """Print the speed table (ratios to psycopg2, goals) and the quality goals, in Markdown."""
     print("\n== summary: ratio = median time / psycopg2's for the same SQL (lower is better) ==")
-    print(
-        "| operation | managers | managers_in_uow | sa_orm | sa_core | psycopg2 base (median) | goal | met |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"| operation | {' | '.join(CONTENDERS[:5])} | psycopg2 base (median) | goal | met |")
+    print("|---" * 9 + "|")
     for r in results:
         base = next((t for t in r.timings if t.label == BASE), None)
         shown = f"{base.median / 1e3:.1f} µs" if base else "-"
         mine = r.ratio("managers")
         goal = f"<= {r.op.goal}" if r.op.goal else "-"
         met = "-" if r.op.goal is None or mine is None else ("yes" if mine <= r.op.goal else "no")
-        cells = " | ".join(_cell(r.ratio(c)) for c in CONTENDERS[:4])
+        cells = " | ".join(_cell(r.ratio(c)) for c in CONTENDERS[:5])
         print(f"| {r.title} | {cells} | {shown} | {goal} | {met} |")
-    print(f"| (quality) see the recall@10 table; goals at ef_search={EF_TIMED} | | | | | | | |")
+    print(f"\n| quality at ef_search={EF_TIMED} | contender | recall@{vplan.k} | fewest rows | goal | met |")
+    print("|---" * 6 + "|")
     for filtered, goal in ((False, 0.95), (True, 0.9)):
-        row = next(
-            (q for q in rows if q.filtered == filtered and q.ef == EF_TIMED and q.label == "managers"), None
-        )
-        row = row or next((q for q in rows if q.filtered == filtered and q.ef == EF_TIMED), None)
+        points = [q for q in rows if q.filtered == filtered and q.ef == EF_TIMED]
+        row = next((q for q in points if q.label == "managers"), points[0] if points else None)
         if row is None:
             continue
         where = "1 % filter" if filtered else "unfiltered"
         met = "yes" if row.recall >= goal and row.min_results >= vplan.k else "no"
         print(
-            f"| recall@{vplan.k}, {where} ({row.label}; fewest results {row.min_results}) | {row.recall:.3f} "
-            f"| | | | | >= {goal} | {met} |"
+            f"| {where} | {row.label} | {row.recall:.3f} | {row.min_results} | >= {goal}, "
+            f"never < {vplan.k} rows | {met} |"
         )
 
 

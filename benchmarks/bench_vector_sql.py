@@ -21,41 +21,71 @@ from sqlalchemy.orm import Session, registry
 DOC_COLUMNS = "d.id, d.category, d.body, d.embedding"
 
 
-def ef_setting(ef_search: int | None) -> list[str]:
-    """Return the statements that set ``hnsw.ef_search`` for one transaction (none for the default)."""
-    return [] if ef_search is None else [f"SET LOCAL hnsw.ef_search = {int(ef_search)}"]
-
-
-ITERATIVE = "SET LOCAL hnsw.iterative_scan = strict_order"
+#: pgvector's defaults, restored after a search when the connection had not defined them yet.
+DEFAULTS = {"hnsw.ef_search": "40", "hnsw.iterative_scan": "off", "ivfflat.iterative_scan": "off"}
 EXACT = "SET LOCAL enable_indexscan = off"
 
 
-def nearest_sql(filtered: bool) -> str:
-    """Return the k-nearest statement: cosine distance, the nearest first, optionally one category."""
+def scan_settings(k: int, ef_search: int | None, filtered: bool) -> dict[str, str]:
+    """Return the pgvector settings of one search, as the managers choose them.
+
+    A filtered search (or one of more rows than the default candidate list) scans the
+    HNSW index iteratively, in strict distance order (pgvector 0.8).
+    """
+    settings = {} if ef_search is None else {"hnsw.ef_search": str(int(ef_search))}
+    if filtered or k > int(DEFAULTS["hnsw.ef_search"]):
+        settings |= {"hnsw.iterative_scan": "strict_order", "ivfflat.iterative_scan": "relaxed_order"}
+    return settings
+
+
+def set_sql(settings: dict[str, str], read_first: bool = False) -> str:
+    """Return one SELECT setting ``settings`` for the transaction, optionally reading the old values first."""
+    reads = [f"current_setting('{name}', true)" for name in settings] if read_first else []
+    writes = [f"set_config('{name}', '{value}', true)" for name, value in settings.items()]
+    return "SELECT " + ", ".join(reads + writes)
+
+
+def nearest_sql(filtered: bool, exact: bool = False) -> str:
+    """Return the k-nearest statement: cosine distance, the nearest first, optionally one category.
+
+    ``exact`` orders by an expression no index serves, so every matching row is measured.
+    """
     where = "WHERE d.category = %(category)s " if filtered else ""
+    order = "(d.embedding <=> %(q)s) + 0" if exact else "distance"
     return (
         f"SELECT {DOC_COLUMNS}, d.embedding <=> %(q)s AS distance FROM {DOCS} d {where}"
-        "ORDER BY distance LIMIT %(k)s"
+        f"ORDER BY {order} LIMIT %(k)s"
     )
 
 
 def raw_nearest(
-    raw: Any, q: np.ndarray, k: int, ef_search: int | None, category: int | None = None
+    raw: Any,
+    q: np.ndarray,
+    k: int,
+    ef_search: int | None,
+    category: int | None = None,
+    restore: bool = True,
 ) -> list[tuple[Any, ...]]:
     """Return the ``k`` nearest documents (optionally of one category) as tuples, distance last.
 
-    Filtered, pgvector 0.8's iterative index scan keeps looking until ``k`` rows pass the
-    filter; should fewer come back, the query runs again without the index (exact).
+    The statements are the managers': one SELECT reads and sets the scan settings for the
+    transaction, the search runs, one SELECT puts the old settings back (``restore``; a
+    hand-written transaction that ends right away need not), and if a filtered scan
+    returned fewer than ``k`` rows, the search runs again without the index (exact).
     """
     params = {"q": q, "k": k, "category": category}
+    settings = scan_settings(k, ef_search, category is not None)
     with raw.cursor() as cur:
-        for statement in ef_setting(ef_search) + ([ITERATIVE] if category is not None else []):
-            cur.execute(statement)
+        if settings:
+            cur.execute(set_sql(settings, read_first=restore))
+            old = cur.fetchone()[: len(settings)]
         cur.execute(nearest_sql(category is not None), params)
         rows: list[tuple[Any, ...]] = cur.fetchall()
-        if category is not None and len(rows) < k:
-            cur.execute(EXACT)
-            cur.execute(nearest_sql(True), params)
+        if settings and restore:
+            back = {name: value or DEFAULTS[name] for name, value in zip(settings, old, strict=True)}
+            cur.execute(set_sql(back))
+        if len(rows) < k:
+            cur.execute(nearest_sql(category is not None, exact=True), params)
             rows = cur.fetchall()
     raw.commit()
     return rows
@@ -97,37 +127,42 @@ def _distance(column: Any, q: np.ndarray) -> Any:
 def core_nearest(
     engine: sa.Engine, q: np.ndarray, k: int, ef_search: int | None, category: int | None = None
 ) -> list[Any]:
-    """Return the nearest documents through SQLAlchemy Core (the same statements as raw)."""
+    """Return the nearest documents through SQLAlchemy Core.
+
+    As one would write it by hand: the scan settings in one SELECT, not restored (the
+    transaction ends right after), then the search, and the exact one if rows are missing.
+    """
     t = BenchDoc.__table__
     distance = _distance(t.c.embedding, q)
     stmt = sa.select(t.c.id, t.c.category, t.c.body, t.c.embedding, distance).order_by(distance).limit(k)
     if category is not None:
         stmt = stmt.where(t.c.category == category)
+    settings = scan_settings(k, ef_search, category is not None)
     with engine.begin() as conn:
-        for statement in ef_setting(ef_search) + ([ITERATIVE] if category is not None else []):
-            conn.exec_driver_sql(statement)
+        if settings:
+            conn.exec_driver_sql(set_sql(settings))
         rows = conn.execute(stmt).all()
-        if category is not None and len(rows) < k:
-            conn.exec_driver_sql(EXACT)
-            rows = conn.execute(stmt).all()
+        if len(rows) < k:
+            rows = conn.execute(stmt.order_by(None).order_by(distance.element + 0)).all()
     return rows
 
 
 def orm_nearest(
     engine: sa.Engine, q: np.ndarray, k: int, ef_search: int | None, category: int | None = None
 ) -> list[Any]:
-    """Return the nearest documents as plain ORM objects, their distances set on them."""
+    """Return the nearest documents as plain ORM objects, their distances set on them (as Core does)."""
     distance = _distance(PlainDoc.embedding, q)
     stmt = sa.select(PlainDoc, distance).order_by(distance).limit(k)
     if category is not None:
         stmt = stmt.where(PlainDoc.category == category)
+    settings = scan_settings(k, ef_search, category is not None)
     with Session(engine) as s:
-        for statement in ef_setting(ef_search) + ([ITERATIVE] if category is not None else []):
-            s.execute(sa.text(statement))
+        if settings:
+            s.execute(sa.text(set_sql(settings)))
         rows = s.execute(stmt, execution_options=PLAIN_ORM).all()
-        if category is not None and len(rows) < k:
-            s.execute(sa.text(EXACT))
-            rows = s.execute(stmt, execution_options=PLAIN_ORM).all()
+        if len(rows) < k:
+            exact = stmt.order_by(None).order_by(distance.element + 0)
+            rows = s.execute(exact, execution_options=PLAIN_ORM).all()
     out = []
     for doc, dist in rows:
         doc.distance = dist
@@ -141,19 +176,30 @@ def orm_nearest(
 def hybrid_sql(candidates: int) -> str:
     """Return reciprocal rank fusion of the vector ranking and the full-text ranking, in one statement.
 
-    Each side ranks its best ``candidates``; a row's score is the sum over the sides that
-    found it of ``1 / (rrf_k + rank)``.
+    Each side takes its best ``candidates`` and numbers them from 1 (ties by key); a row
+    scores the sum, over the sides that found it, of ``1 / (rrf_k + rank)``.
     """
+    query = "websearch_to_tsquery('english', %(text)s)"
+    by_meaning = (
+        f"SELECT d.id, d.embedding <=> %(q)s AS distance FROM {DOCS} d ORDER BY distance LIMIT {candidates}"
+    )
+    by_words = (
+        f"SELECT d.id, ts_rank_cd(d.search_vector, {query}) AS rank FROM {DOCS} d "
+        f"WHERE d.search_vector @@ {query} ORDER BY rank DESC LIMIT {candidates}"
+    )
+    meaning = (
+        f"SELECT m.id AS key, row_number() OVER (ORDER BY m.distance, m.id) AS rank FROM ({by_meaning}) m"
+    )
+    words = f"SELECT w.id AS key, row_number() OVER (ORDER BY w.rank DESC, w.id) AS rank FROM ({by_words}) w"
+    fused = (
+        "SELECT COALESCE(meaning.key, words.key) AS key, COALESCE(1.0 / (%(rrf_k)s + meaning.rank), 0.0) "
+        "+ COALESCE(1.0 / (%(rrf_k)s + words.rank), 0.0) AS score, words.rank AS text_rank, "
+        f"meaning.rank AS vector_rank FROM ({meaning}) meaning FULL OUTER JOIN ({words}) words "
+        "ON meaning.key = words.key"
+    )
     return (
-        "WITH semantic AS (SELECT d.id, row_number() OVER (ORDER BY d.embedding <=> %(q)s) AS rank "
-        f"FROM {DOCS} d ORDER BY d.embedding <=> %(q)s LIMIT {candidates}), "
-        "keyword AS (SELECT d.id, row_number() OVER (ORDER BY ts_rank_cd(d.search_vector, query) DESC, "
-        f"d.id) AS rank FROM {DOCS} d, websearch_to_tsquery('english', %(text)s) query "
-        "WHERE d.search_vector @@ query ORDER BY ts_rank_cd(d.search_vector, query) DESC, d.id "
-        f"LIMIT {candidates}) SELECT {DOC_COLUMNS}, COALESCE(1.0 / (%(rrf_k)s + s.rank), 0.0) "
-        "+ COALESCE(1.0 / (%(rrf_k)s + w.rank), 0.0) AS score "
-        "FROM semantic s FULL OUTER JOIN keyword w ON s.id = w.id "
-        f"JOIN {DOCS} d ON d.id = COALESCE(s.id, w.id) ORDER BY score DESC, d.id LIMIT %(k)s"
+        f"SELECT {DOC_COLUMNS}, fused.score, fused.text_rank, fused.vector_rank FROM {DOCS} d "
+        f"JOIN ({fused}) fused ON d.id = fused.key ORDER BY fused.score DESC, d.id LIMIT %(k)s"
     )
 
 
@@ -231,3 +277,26 @@ def statements_of(engine: sa.Engine, call: Callable[[], object]) -> list[str]:
     with captured(engine) as seen:
         call()
     return seen
+
+
+def _nodes(node: dict[str, Any]) -> Iterator[str]:
+    name = node["Node Type"]
+    if "Index Name" in node:
+        name += f" ({node['Index Name']})"
+    elif "Relation Name" in node:
+        name += f" ({node['Relation Name']})"
+    yield name
+    for child in node.get("Plans", []):
+        yield from _nodes(child)
+
+
+def plan_of(raw: Any, settings: list[str], statement: str, params: dict[str, Any]) -> str:
+    """Return the scans of ``statement``'s plan, in plan order (``Index Scan (ix_...)``, ``Seq Scan``)."""
+    with raw.cursor() as cur:
+        for setting in settings:
+            cur.execute(setting)
+        cur.execute(f"EXPLAIN (FORMAT JSON) {statement}", params)
+        plan = cur.fetchone()[0][0]["Plan"]
+    raw.rollback()
+    scans = [n for n in _nodes(plan) if "Scan" in n and "CTE Scan" not in n and "Subquery" not in n]
+    return ", ".join(dict.fromkeys(scans))
