@@ -22,6 +22,7 @@ A server without pgvector is skipped with a message (exit 0).
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
 import platform
 import sys
@@ -33,10 +34,12 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
+from bench import print_profile
 from bench_harness import (
     BASE,
     FULL,
     QUICK,
+    Call,
     Plan,
     Setup,
     Timing,
@@ -65,8 +68,10 @@ from bench_vector_data import (
 )
 from bench_vector_quality import QualityRow, print_quality, quality
 from bench_vector_sql import (
+    Sent,
     core_nearest,
     hybrid_sql,
+    main_statement,
     map_plain_doc,
     nearest_sql,
     orm_nearest,
@@ -75,6 +80,7 @@ from bench_vector_sql import (
     raw_nearest,
     raw_recall,
     recall_sql,
+    replayer,
     scan_settings,
     set_sql,
     statements_of,
@@ -82,6 +88,7 @@ from bench_vector_sql import (
 from pgvector.psycopg2 import register_vector
 
 from assistant_models import Database
+from assistant_models.core.context import bind_session, forget_current_session, unbind_session
 from assistant_models.models.memory import ConversationMemory
 
 #: ``ef_search`` of the timed ``nearest`` calls: the lowest of the curve that meets the recall goal.
@@ -90,7 +97,8 @@ RECALL_K = 5
 RRF_K = 60
 HYBRID_CANDIDATES = 40  # per side of the fusion
 RECALL_CANDIDATES = 50
-#: Raw psycopg2 without the managers' restoring of the scan settings (for information).
+#: Raw psycopg2 as one would write it by hand, for information: no restoring of the scan
+#: settings, the vector sent once.
 MINIMAL = "psycopg2_minimal"
 CONTENDERS = ("managers", IN_UOW, "sa_orm", "sa_core", MINIMAL, BASE)
 
@@ -141,13 +149,78 @@ def _check_same(
     notes.append(f"{label}: same rows in the same order as psycopg2 in {same} of 10 calls")
 
 
-def _sent(b: VBench, notes: list[str], call: Callable[[int], object]) -> None:
+def _sent(b: VBench, notes: list[str], call: Callable[[int], object]) -> list[Sent] | None:
+    """Note the statements the managers' ``call(0)`` sends; return them, or ``None`` if it fails."""
     try:
-        statements = statements_of(b.engine, lambda: call(0))
-    except Exception:
-        return
-    for statement in statements:
-        notes.append(f"managers sent: {statement}")
+        sent = statements_of(b.engine, lambda: call(0))
+    except Exception as exc:
+        notes.append(f"managers' statements not captured: {type(exc).__name__}: {str(exc)[:120]}")
+        return None
+    notes.extend(f"managers sent: {statement}" for statement, _params in sent)
+    return sent
+
+
+def _raw_base(
+    b: VBench,
+    notes: list[str],
+    managers: Callable[[int], object],
+    hand_written: tuple[Call, str, dict[str, Any]],
+    vector_of: Callable[[int], np.ndarray],
+    key_of: Callable[[int], Any],
+) -> Call:
+    """Return psycopg2's contender: the managers' own statements replayed, else the hand-written equivalent.
+
+    Replayed, psycopg2 sends the very statement text the managers compiled, with each
+    call's query vector (and key) in the captured parameters.
+    """
+    sent = _sent(b, notes, managers)
+    if sent is None:
+        call, statement, params = hand_written
+        notes.append("psycopg2 runs the hand-written equivalent statement (the managers' call failed)")
+        notes.append(f"psycopg2 plan: {plan_of(b.raw, [], statement, params)}")
+        return call
+    replay = replayer(sent, key_of(0))
+    notes.append("psycopg2 replays the managers' statements as captured, with each call's vector and key")
+    before, (statement, params) = main_statement(sent)
+    notes.append(f"psycopg2 plan: {plan_of(b.raw, before, statement, params)}")
+    return lambda i: replay(b.raw, vector_of(i), key_of(i))
+
+
+def in_open_session_committing(b: VBench, write: Call) -> tuple[Call, Callable[[list[str]], None]]:
+    """Return ``write`` run in one long-lived session that commits after each call.
+
+    A write cannot share one open transaction across calls as reads do: its row locks
+    would hold up the other contenders' writes to the same rows. The session stays (no
+    new session, no pool checkout per call), and each call pays BEGIN and COMMIT, as
+    psycopg2's does.
+    """
+    unit = b.db.session()
+    session = unit.__enter__()
+    forget_current_session()
+
+    def call(i: int) -> object:
+        token = bind_session(session)
+        try:
+            session.expunge_all()
+            out = write(i)
+            session.commit()
+            return out
+        finally:
+            unbind_session(token)
+
+    def close(notes: list[str]) -> None:
+        unit.__exit__(None, None, None)
+        notes.append(
+            f"{IN_UOW}: the managers' call in one long-lived session, committed after each call as "
+            "psycopg2's is: what the layer adds without a new session and pool checkout per call"
+        )
+
+    return call, close
+
+
+def _ids(rows: list[Any]) -> list[Any]:
+    """Return the keys of managers' results: instances, or (instance, score) pairs."""
+    return [row[0].id if isinstance(row, tuple) else row.id for row in rows]
 
 
 def setup_nearest(filtered: bool) -> Callable[[VBench], Setup]:
@@ -175,14 +248,15 @@ def setup_nearest(filtered: bool) -> Callable[[VBench], Setup]:
             "sa_orm": lambda i: orm_nearest(b.engine, b.q(i), k, ef, cat(i)),
             "sa_core": lambda i: core_nearest(b.engine, b.q(i), k, ef, cat(i)),
             BASE: raw_pg,
-            MINIMAL: lambda i: raw_nearest(b.raw, b.q(i), k, ef, cat(i), restore=False),
+            MINIMAL: lambda i: raw_nearest(b.raw, b.q(i), k, ef, cat(i), minimal=True),
         }
         notes: list[str] = []
         settings = scan_settings(k, ef, filtered)
         params = {"q": b.q(0), "k": k, "category": cat(0)}
-        notes.append(f"psycopg2 plan: {plan_of(b.raw, [set_sql(settings)], nearest_sql(filtered), params)}")
+        setting = [(set_sql(settings), {})] if settings else []
+        notes.append(f"psycopg2 plan: {plan_of(b.raw, setting, nearest_sql(filtered), params)}")
         _sent(b, notes, managers)
-        _check_same(notes, "ids", lambda i: [d.id for d in managers(i)], lambda i: [r[0] for r in raw_pg(i)])
+        _check_same(notes, "ids", lambda i: _ids(managers(i)), lambda i: [r[0] for r in raw_pg(i)])
         return Setup(fns, notes, after=close)
 
     return setup
@@ -203,17 +277,15 @@ def setup_recall(by_session: bool) -> Callable[[VBench], Setup]:
             with b.db.session():
                 return find(i)
 
-        def raw_pg(i: int) -> object:
+        def hand_written(i: int) -> object:
             return raw_recall(b.raw, mq(i), RECALL_K, chat(i), RECALL_CANDIDATES)
 
-        in_uow, close = in_open_unit_of_work(b, find)
+        in_uow, close = in_open_session_committing(b, find)
         notes: list[str] = []
         params = {"q": mq(0), "k": RECALL_K, "session": chat(0)}
-        notes.append(
-            f"psycopg2 plan: {plan_of(b.raw, [], recall_sql(by_session, RECALL_CANDIDATES), params)}"
-        )
-        _sent(b, notes, managers)
-        _check_same(notes, "ids", lambda i: [m.id for m in managers(i)], lambda i: [r[0] for r in raw_pg(i)])
+        hand = (hand_written, recall_sql(by_session, RECALL_CANDIDATES), params)
+        raw_pg = _raw_base(b, notes, managers, hand, mq, chat)
+        notes.append("rows not compared: each recall moves the recency of what it returns")
         return Setup({"managers": managers, IN_UOW: in_uow, BASE: raw_pg}, notes, after=close)
 
     return setup
@@ -230,15 +302,15 @@ def setup_hybrid(term: str) -> Callable[[VBench], Setup]:
             with b.db.session():
                 return find(i)
 
-        def raw_pg(i: int) -> object:
+        def hand_written(i: int) -> object:
             return raw_hybrid(b.raw, term, b.q(i), k, RRF_K, HYBRID_CANDIDATES)
 
         in_uow, close = in_open_unit_of_work(b, find)
         notes: list[str] = []
         params = {"q": b.q(0), "k": k, "text": term, "rrf_k": RRF_K}
-        notes.append(f"psycopg2 plan: {plan_of(b.raw, [], hybrid_sql(HYBRID_CANDIDATES), params)}")
-        _sent(b, notes, managers)
-        _check_same(notes, "ids", lambda i: [d.id for d in managers(i)], lambda i: [r[0] for r in raw_pg(i)])
+        hand = (hand_written, hybrid_sql(HYBRID_CANDIDATES), params)
+        raw_pg = _raw_base(b, notes, managers, hand, b.q, lambda i: None)
+        _check_same(notes, "ids", lambda i: _ids(managers(i)), lambda i: [r[0] for r in raw_pg(i)])
         return Setup({"managers": managers, IN_UOW: in_uow, BASE: raw_pg}, notes, after=close)
 
     return setup
@@ -277,6 +349,28 @@ class Result:
         mine = next((t for t in self.timings if t.label == label), None)
         base = next((t for t in self.timings if t.label == BASE), None)
         return mine.median / base.median if mine and base else None
+
+
+def profile_managers(b: VBench, op: Op, calls: int) -> None:
+    """Run the managers' contender of ``op`` under cProfile; print where the time goes."""
+    try:
+        setup = op.setup(b)
+        fn = setup.fns["managers"]
+        fn(0)
+    except Exception as exc:
+        b.raw.rollback()
+        print(f"\n== profile: {op.key} == skipped: {type(exc).__name__}")
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for i in range(calls):
+        fn(i)
+    profiler.disable()
+    b.raw.rollback()
+    if setup.after is not None:
+        setup.after([])
+    print(f"\n== profile: managers, {op.key}, {calls} calls (cProfile adds its own cost) ==")
+    print_profile(profiler, calls)
 
 
 def run_op(b: VBench, op: Op) -> Result:
@@ -389,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small data, few repetitions: a smoke run")
     parser.add_argument("--ops", default=",".join(OPS), help=f"comma-separated subset of {','.join(OPS)}")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database (prints its name)")
+    parser.add_argument("--profile", action="store_true", help="also profile the managers' side of each op")
     args = parser.parse_args(argv)
     ops = [OPS[key] for key in args.ops.split(",") if key]
     missing = pgvector_missing()
@@ -418,6 +513,9 @@ def main(argv: list[str] | None = None) -> int:
             for op in ops:
                 results.append(run_op(b, op))
                 print_result(results[-1])
+            if args.profile:
+                for op in ops:
+                    profile_managers(b, op, 20 if args.quick else 200)
             drop_documents(db)
         finally:
             raw.close()

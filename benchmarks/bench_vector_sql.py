@@ -45,16 +45,18 @@ def set_sql(settings: dict[str, str], read_first: bool = False) -> str:
     return "SELECT " + ", ".join(reads + writes)
 
 
-def nearest_sql(filtered: bool, exact: bool = False) -> str:
+def nearest_sql(filtered: bool, exact: bool = False, by_alias: bool = False) -> str:
     """Return the k-nearest statement: cosine distance, the nearest first, optionally one category.
 
+    As the managers write it, the ORDER BY repeats the distance (the vector goes out twice);
+    ``by_alias`` orders by the selected column's name instead, as one would by hand.
     ``exact`` orders by an expression no index serves, so every matching row is measured.
     """
     where = "WHERE d.category = %(category)s " if filtered else ""
-    order = "(d.embedding <=> %(q)s) + 0" if exact else "distance"
+    order = "distance" if by_alias else "(d.embedding <=> %(q)s)"
     return (
         f"SELECT {DOC_COLUMNS}, d.embedding <=> %(q)s AS distance FROM {DOCS} d {where}"
-        f"ORDER BY {order} LIMIT %(k)s"
+        f"ORDER BY {order + ' + 0' if exact else order} LIMIT %(k)s"
     )
 
 
@@ -64,24 +66,25 @@ def raw_nearest(
     k: int,
     ef_search: int | None,
     category: int | None = None,
-    restore: bool = True,
+    minimal: bool = False,
 ) -> list[tuple[Any, ...]]:
     """Return the ``k`` nearest documents (optionally of one category) as tuples, distance last.
 
     The statements are the managers': one SELECT reads and sets the scan settings for the
-    transaction, the search runs, one SELECT puts the old settings back (``restore``; a
-    hand-written transaction that ends right away need not), and if a filtered scan
+    transaction, the search runs, one SELECT puts the old settings back, and if the scan
     returned fewer than ``k`` rows, the search runs again without the index (exact).
+    ``minimal`` is what one would write by hand: no restoring (the transaction ends right
+    away), the ORDER BY naming the distance column (the vector goes out once).
     """
     params = {"q": q, "k": k, "category": category}
     settings = scan_settings(k, ef_search, category is not None)
     with raw.cursor() as cur:
         if settings:
-            cur.execute(set_sql(settings, read_first=restore))
+            cur.execute(set_sql(settings, read_first=not minimal))
             old = cur.fetchone()[: len(settings)]
-        cur.execute(nearest_sql(category is not None), params)
+        cur.execute(nearest_sql(category is not None, by_alias=minimal), params)
         rows: list[tuple[Any, ...]] = cur.fetchall()
-        if settings and restore:
+        if settings and not minimal:
             back = {name: value or DEFAULTS[name] for name, value in zip(settings, old, strict=True)}
             cur.execute(set_sql(back))
         if len(rows) < k:
@@ -257,13 +260,19 @@ def raw_recall(raw: Any, q: np.ndarray, k: int, session: Any, candidates: int) -
 # ---------------------------------------------------------------------- captures
 
 
-@contextmanager
-def captured(engine: sa.Engine) -> Iterator[list[str]]:
-    """Collect the statements sent on ``engine`` meanwhile (to print what the managers sent)."""
-    seen: list[str] = []
+Sent = tuple[str, dict[str, Any]]
+#: Statements of the unit of work itself, left out of what a call sends.
+_FRAME = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
-    def listen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(" ".join(statement.split()))
+
+@contextmanager
+def captured(engine: sa.Engine) -> Iterator[list[Sent]]:
+    """Collect the statements sent on ``engine`` meanwhile, with their parameters as sent."""
+    seen: list[Sent] = []
+
+    def listen(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if not statement.lstrip().upper().startswith(_FRAME):
+            seen.append((statement, dict(parameters or {})))
 
     sa.event.listen(engine, "before_cursor_execute", listen)
     try:
@@ -272,11 +281,64 @@ def captured(engine: sa.Engine) -> Iterator[list[str]]:
         sa.event.remove(engine, "before_cursor_execute", listen)
 
 
-def statements_of(engine: sa.Engine, call: Callable[[], object]) -> list[str]:
-    """Return the statements ``call`` sends, BEGIN/COMMIT aside."""
+def statements_of(engine: sa.Engine, call: Callable[[], object]) -> list[Sent]:
+    """Return the statements ``call`` sends, with their parameters, BEGIN/COMMIT aside."""
     with captured(engine) as seen:
         call()
     return seen
+
+
+def is_setting(statement: str) -> bool:
+    """Return whether ``statement`` only reads or sets configuration (the scan settings around a search)."""
+    head = statement.lstrip().lower()
+    return head.startswith(("select current_setting(", "select set_config(", "set "))
+
+
+def main_statement(sent: list[Sent]) -> tuple[list[Sent], Sent]:
+    """Return the settings statements sent before the first search statement, and that statement."""
+    before = []
+    for item in sent:
+        if not is_setting(item[0]):
+            return before, item
+        before.append(item)
+    raise LookupError("no search statement among those sent")
+
+
+def _is_vector_text(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("[") and value.endswith("]") and len(value) > 100
+
+
+def replayer(sent: list[Sent], key: Any) -> Callable[[Any, np.ndarray, Any], list[tuple[Any, ...]]]:
+    """Return a raw psycopg2 call sending the captured statements with another vector (and key).
+
+    In the captured parameters, the vector (pgvector's text of it) becomes the call's
+    query vector, and any parameter equal to ``key`` (a chat's key, say) the call's key.
+    """
+    keys = {key, str(key)} if key is not None else set()
+
+    def call(raw: Any, q: np.ndarray, other: Any) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
+        with raw.cursor() as cur:
+            for statement, params in sent:
+                swapped = {
+                    name: q if _is_vector_text(v) else (other if _hashable(v) and v in keys else v)
+                    for name, v in params.items()
+                }
+                cur.execute(statement, swapped)
+                if not is_setting(statement):
+                    rows = cur.fetchall()
+        raw.commit()
+        return rows
+
+    return call
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _nodes(node: dict[str, Any]) -> Iterator[str]:
@@ -290,11 +352,11 @@ def _nodes(node: dict[str, Any]) -> Iterator[str]:
         yield from _nodes(child)
 
 
-def plan_of(raw: Any, settings: list[str], statement: str, params: dict[str, Any]) -> str:
+def plan_of(raw: Any, settings: list[Sent], statement: str, params: dict[str, Any]) -> str:
     """Return the scans of ``statement``'s plan, in plan order (``Index Scan (ix_...)``, ``Seq Scan``)."""
     with raw.cursor() as cur:
-        for setting in settings:
-            cur.execute(setting)
+        for setting, values in settings:
+            cur.execute(setting, values)
         cur.execute(f"EXPLAIN (FORMAT JSON) {statement}", params)
         plan = cur.fetchone()[0][0]["Plan"]
     raw.rollback()
