@@ -20,7 +20,7 @@ from bench_vector_data import BenchDoc, exact_top, query_category, row_categorie
 from bench_vector_sql import exact_ids, raw_nearest
 
 if TYPE_CHECKING:
-    from bench_vector import VBench
+    from bench_vector_ops import VBench
 
 
 @dataclass(frozen=True)
