@@ -291,21 +291,21 @@ class AssistantModel(InstanceAPI, SQLModel, registry=mapper_registry):
         secret = type(self).__secret_fields__
         return [(k, v) for k, v in super().__repr_args__() if k not in secret]
 
-    def _without_secrets(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        secret = set(type(self).__secret_fields__)
-        include = kwargs.get("include")
-        if secret and not (isinstance(include, (set, dict)) and secret & set(include)):
-            exclude = kwargs.get("exclude") or set()
-            kwargs["exclude"] = set(exclude) | secret
-        return kwargs
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Exclude secret fields from every serialization pydantic does.
 
-    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
-        """Return the fields as a dict; secret fields are left out unless asked for by name."""
-        return super().model_dump(**self._without_secrets(kwargs))
-
-    def model_dump_json(self, **kwargs: Any) -> str:
-        """Return the fields as JSON; secret fields are left out unless asked for by name."""
-        return super().model_dump_json(**self._without_secrets(kwargs))
+        ``model_dump``, ``model_dump_json``, ``TypeAdapter`` dumps, a model nested in
+        another, FastAPI responses and the serialization JSON schema (OpenAPI) all leave
+        them out: the field itself says ``exclude=True``.
+        """
+        super().__pydantic_init_subclass__(**kwargs)
+        fields = cls.model_fields
+        hidden = [name for name in cls.__secret_fields__ if name in fields and not fields[name].exclude]
+        if hidden:
+            for name in hidden:
+                fields[name].exclude = True
+            cls.model_rebuild(force=True)
 
     def __iter__(self) -> Any:
         secret = type(self).__secret_fields__

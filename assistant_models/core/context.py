@@ -14,10 +14,12 @@ from sqlalchemy.orm import Session
 from assistant_models.exceptions import SessionRequiredError
 
 __all__ = [
+    "HOSTS_EVERY_DATABASE",
     "bind_session",
     "current_session",
     "forget_current_session",
     "get_current_session",
+    "hosts_every_database",
     "unbind_session",
 ]
 
@@ -26,7 +28,8 @@ _current: ContextVar[Session | None] = ContextVar("assistant_models_session", de
 _HOW = (
     "no unit of work is open: wrap the call in `with db.session():` "
     "(db = assistant_models.Database()) or pass a session explicitly with "
-    "Model.objects.using(session)"
+    "Model.objects.using(session); in tests, request the `db_session` fixture of "
+    "assistant_models.testing.plugin, which opens one that is rolled back afterwards"
 )
 
 
@@ -45,6 +48,16 @@ def current_session() -> Session:
     if session is None:
         raise SessionRequiredError(_HOW)
     return session
+
+
+#: Key of ``Session.info`` marking a session every database's units of work run inside (as
+#: savepoints): the pytest plugin's rolled-back test session.
+HOSTS_EVERY_DATABASE = "assistant_models.hosts_every_database"
+
+
+def hosts_every_database(session: Session) -> bool:
+    """Return whether units of work of any database handle run inside ``session`` (a test's)."""
+    return bool(session.info.get(HOSTS_EVERY_DATABASE))
 
 
 def bind_session(session: Session) -> Token[Session | None]:
