@@ -26,15 +26,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field
 
 from assistant_models import AssistantModel
-from assistant_models.core.manager import Manager
-
-try:  # the kNN manager lands in assistant_models.vector; until then the plain one stands in
-    from assistant_models.vector import VectorIndex, VectorManager  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - depends on the package version
-    from assistant_models.vector import VectorIndex
-
-    VectorManager = None
-from assistant_models.vector import VectorField
+from assistant_models.vector import VectorField, VectorIndex, VectorManager
 
 DOCS = "bench_vector_docs"
 MEMORIES = "conversation_memory"
@@ -87,7 +79,7 @@ class BenchDoc(BenchVectorModel, table=True):
     body: str
     embedding: Any = VectorField(VECTOR_FULL.dim)
 
-    objects: ClassVar[Any] = (VectorManager or Manager)()
+    objects: ClassVar[VectorManager[BenchDoc]] = VectorManager()
 
 
 # ---------------------------------------------------------------------------- vectors
