@@ -456,7 +456,9 @@ class Database:
         """Upgrade the schema to ``revision`` with Alembic, from code.
 
         The scripts ship inside the package (``assistant_models.migrations``),
-        so this works from an installed wheel as well as from a checkout. The
+        so this works from an installed wheel as well as from a checkout. To the
+        head, the applications' own chains follow in the same transaction
+        (:func:`~assistant_models.app_migrations.register_migrations`). The
         upgrade runs in one transaction under an advisory lock, without a
         statement timeout; no URL or password is written anywhere.
 
@@ -467,7 +469,7 @@ class Database:
         self._run_alembic("upgrade", revision)
 
     def downgrade(self, revision: str = "base") -> None:
-        """Downgrade the schema to ``revision`` (``"base"`` removes every migration)."""
+        """Downgrade the schema to ``revision`` (``"base"`` removes every migration, applications' first)."""
         _log.info("downgrading %s to %s", self.url_masked, revision)
         self._run_alembic("downgrade", revision)
 

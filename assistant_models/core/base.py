@@ -26,6 +26,7 @@ from sqlmodel.main import finish_init  # type: ignore[attr-defined]
 
 from assistant_models.core.expressions import PLAIN_VALUE_TYPES, SQL_VALUE_TYPES
 from assistant_models.core.instances import InstanceAPI
+from assistant_models.core.live_unique import unique_among_live_rows
 from assistant_models.core.tsvector import add_search_column
 from assistant_models.core.types import MAX_JSON_DEPTH, UnreadableJSON
 from assistant_models.exceptions import MultipleObjectsReturned, NotFoundError, ValidationError
@@ -530,3 +531,5 @@ def refuse_nulls(model: Any, values: dict[str, Any]) -> None:
 # A model's declaration is complete once its mapper exists: searchable models get their
 # vector column then (scoped to this package's models, like the declaration itself).
 event.listen(AssistantModel, "after_mapper_constructed", add_search_column, propagate=True)
+# unique fields of soft-deletable models: unique among live rows only
+event.listen(AssistantModel, "after_mapper_constructed", unique_among_live_rows, propagate=True)
