@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bench import print_profile
+from bench import code_version, print_profile
 from bench_harness import (
     BASE,
     FULL,
@@ -275,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"PostgreSQL {server}, "
                 f"pgvector {version}; mode {vplan.name}; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}"
             )
+            print(f"code: {code_version()}; database: {db.url_masked} (scratch, dropped at the end)")
             b = prepare(db, raw, vplan, plan)
             quality_notes: list[str] = []
             quality_rows = quality(b, quality_notes)
