@@ -113,6 +113,10 @@ class Result:
     title: str
     timings: list[Timing]
     notes: list[str]
+    seconds: float = 0.0  # the whole operation: set-up, checks and timing
+
+    def get(self, label: str) -> Timing | None:
+        return next((t for t in self.timings if t.label == label), None)
 
     def ratio(self, label: str) -> float | None:
         mine = next((t for t in self.timings if t.label == label), None)
@@ -144,6 +148,7 @@ def profile_managers(b: VBench, op: Op, calls: int) -> None:
 
 def run_op(b: VBench, op: Op) -> Result:
     title = op.title.format(rows=f"{b.vplan.rows:,}", memories=f"{b.vplan.memories:,}")
+    started = time.perf_counter()
     try:
         setup = op.setup(b)
     except Exception as exc:
@@ -154,7 +159,7 @@ def run_op(b: VBench, op: Op) -> Result:
     b.raw.rollback()
     if setup.after is not None:
         setup.after(notes)
-    return Result(op, title, timings, notes)
+    return Result(op, title, timings, notes, time.perf_counter() - started)
 
 
 # ---------------------------------------------------------------------------- output
@@ -165,9 +170,8 @@ def print_result(r: Result) -> None:
         print(f"\n== {r.op.key}: {r.title} == {' '.join(r.notes)}")
         return
     goal = f"; goal managers <= {r.op.goal}" if r.op.goal else ""
-    print(
-        f"\n== {r.op.key}: {r.title} [{len(r.timings[0].samples)} reps per contender; µs per call{goal}] =="
-    )
+    about = f"{len(r.timings[0].samples)} reps per contender; µs per call{goal}; took {r.seconds:.0f} s"
+    print(f"\n== {r.op.key}: {r.title} [{about}] ==")
     print(f"{'contender':<17}{'median':>11}{'p90':>11}{'x psycopg2':>13}{'client CPU':>13}")
     for t in r.timings:
         ratio = r.ratio(t.label)
@@ -194,6 +198,12 @@ def print_summary(results: list[Result], rows: list[QualityRow], vplan: VectorPl
         met = "-" if r.op.goal is None or mine is None else ("yes" if mine <= r.op.goal else "no")
         cells = " | ".join(_cell(r.ratio(c)) for c in CONTENDERS[:5])
         print(f"| {r.title} | {cells} | {shown} | {goal} | {met} |")
+    print("\n== client CPU per call, µs (this process only: no server work, no waiting; steadier) ==")
+    print(f"| operation | {' | '.join(CONTENDERS)} |")
+    print("|---" * (len(CONTENDERS) + 1) + "|")
+    for r in results:
+        cells = [r.get(c) for c in CONTENDERS]
+        print(f"| {r.title} | " + " | ".join(f"{t.cpu_median / 1e3:.0f}" if t else "-" for t in cells) + " |")
     print(f"\n| quality at ef_search={EF_TIMED} | contender | recall@{vplan.k} | fewest rows | goal | met |")
     print("|---" * 6 + "|")
     for filtered, goal in ((False, 0.95), (True, 0.9)):
@@ -278,7 +288,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"code: {code_version()}; database: {db.url_masked} (scratch, dropped at the end)")
             b = prepare(db, raw, vplan, plan)
             quality_notes: list[str] = []
+            measured = time.perf_counter()
             quality_rows = quality(b, quality_notes)
+            quality_notes.append(f"the quality figures took {time.perf_counter() - measured:.0f} s")
             print_quality(quality_rows, b, quality_notes)
             for op in ops:
                 results.append(run_op(b, op))
