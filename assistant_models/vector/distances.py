@@ -45,7 +45,7 @@ class Distance(Expression):
             problem = vector_problem(vector, None)
             if problem is not None:
                 raise ValidationError.single("vector", problem, type(self).__name__)
-            self.vector = as_floats(vector, None)
+            self.vector = as_floats(vector, None)  # checked once: binding it checks no more
 
     def children(self) -> Sequence[Expression]:
         """Return the field, and the other vector when it is an expression."""

@@ -32,7 +32,7 @@ from assistant_models.core.queryset import QuerySet
 from assistant_models.core.search import RANK
 from assistant_models.exceptions import FieldError, ValidationError
 from assistant_models.vector.distances import Metric, metric_named
-from assistant_models.vector.types import Vector, vector_problem
+from assistant_models.vector.types import Checked, Vector, as_floats, vector_problem
 
 __all__ = ["MAX_K", "VectorManager", "VectorQuerySet", "scan_settings"]
 
@@ -88,8 +88,8 @@ def _whole(value: Any, name: str, model: str, low: int = 1, high: int = MAX_K) -
 class VectorQuerySet(QuerySet[M]):
     """A QuerySet with nearest-neighbour and hybrid (words and meaning) search."""
 
-    def _vector_field(self, field: str, vector: Any) -> Vector:
-        """Return ``field``'s vector type once ``vector`` fits it.
+    def _query_vector(self, field: str, vector: Any) -> Checked:
+        """Return ``vector`` checked against ``field``, once for the whole search.
 
         Raises:
             FieldError: ``field`` is not a vector field of the model.
@@ -102,8 +102,7 @@ class VectorQuerySet(QuerySet[M]):
         problem = vector_problem(vector, column.type.dim)
         if problem is not None:
             raise ValidationError.single("vector", problem, name)
-        kind: Vector = column.type
-        return kind
+        return as_floats(vector, column.type.dim)
 
     def _settings(self, measure: Metric, k: int, ef_search: int | None, probes: int | None) -> dict[str, str]:
         """Return the pgvector settings a search of ``k`` rows among this QuerySet's rows needs.
@@ -163,7 +162,7 @@ class VectorQuerySet(QuerySet[M]):
         """
         model = self.model.__name__
         self._refuse_sliced("search")
-        self._vector_field(field, vector)
+        vector = self._query_vector(field, vector)
         measure = metric_named(metric)
         k = _whole(k, "k", model)
         if ef_search is not None:
@@ -233,7 +232,7 @@ class VectorQuerySet(QuerySet[M]):
         """
         model = self.model.__name__
         self._refuse_sliced("search")
-        self._vector_field(field, vector)
+        vector = self._query_vector(field, vector)
         measure = metric_named(metric)
         k = _whole(k, "k", model)
         rrf_k = _whole(rrf_k, "rrf_k", model, low=0, high=1_000_000)

@@ -9,8 +9,6 @@ instance keeps the value it was given until it is read again.
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any
 
 import numpy as np
@@ -20,7 +18,15 @@ from pydantic import BeforeValidator, PlainSerializer
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field
 
-__all__ = ["INDEXED_DIMENSIONS", "MAX_DIMENSIONS", "Vector", "VectorField", "as_floats", "vector_problem"]
+__all__ = [
+    "INDEXED_DIMENSIONS",
+    "MAX_DIMENSIONS",
+    "Checked",
+    "Vector",
+    "VectorField",
+    "as_floats",
+    "vector_problem",
+]
 
 #: The most dimensions a pgvector ``vector`` column may have.
 MAX_DIMENSIONS = 16_000
@@ -28,32 +34,53 @@ MAX_DIMENSIONS = 16_000
 INDEXED_DIMENSIONS = 2_000
 
 
-def _numbers(value: Any) -> list[float] | str:
-    """Return ``value``'s components as floats, or what is wrong with it."""
+_BOOLEANS = frozenset({bool, np.bool_})
+
+
+class Checked(list[float]):
+    """A vector already checked: finite floats, so binding it needs no second check."""
+
+    __slots__ = ()
+
+
+def _numbers(value: Any) -> np.ndarray | str:
+    """Return ``value``'s components as a float64 array, or what is wrong with it.
+
+    One pass in numpy, not one Python step per component: an embedding of 1,536
+    dimensions is checked in microseconds.
+    """
     if isinstance(value, np.ndarray):
         if value.ndim != 1:
             return f"must be one-dimensional, not {value.ndim}-dimensional"
         if value.dtype.kind not in "iuf":
             return f"must hold numbers, not {value.dtype}"
-        items: list[Any] = value.tolist()
+        array = value
     elif isinstance(value, (list, tuple)):
-        items = list(value)
+        if _BOOLEANS & set(map(type, value)):  # numpy would read True as 1.0
+            return "must hold numbers only"
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError):  # ragged nesting
+            return "must hold numbers only"
+        if array.ndim != 1 or array.dtype.kind not in "iuf":  # strings, None, nested lists
+            return "must hold numbers only"
     else:
         return f"must be a list, a tuple or a numpy array of numbers, not {type(value).__name__}"
-    if any(isinstance(x, bool) or not isinstance(x, numbers.Real) for x in items):
-        return "must hold numbers only"
-    floats = [float(x) for x in items]
-    if not all(math.isfinite(x) for x in floats):
+    floats = array.astype(np.float64, copy=False)
+    if not np.isfinite(floats).all():
         return "cannot hold NaN or an infinity"
     return floats
 
 
 def vector_problem(value: Any, dim: int | None) -> str | None:
     """Return what keeps ``value`` from being stored as a vector of ``dim`` dimensions, or ``None``."""
-    floats = _numbers(value)
-    if isinstance(floats, str):
-        return floats
-    if not floats:
+    if isinstance(value, Checked):
+        floats: Any = value
+    else:
+        floats = _numbers(value)
+        if isinstance(floats, str):
+            return floats
+    if not len(floats):
         return "cannot be empty"
     if dim is not None and len(floats) != dim:
         return f"must have {dim} dimensions, not {len(floats)}"
@@ -62,8 +89,8 @@ def vector_problem(value: Any, dim: int | None) -> str | None:
     return None
 
 
-def as_floats(value: Any, dim: int | None) -> list[float]:
-    """Return ``value`` as a list of floats.
+def as_floats(value: Any, dim: int | None) -> Checked:
+    """Return ``value`` as a checked list of floats.
 
     Raises:
         ValueError: Saying what is wrong with it.
@@ -71,9 +98,11 @@ def as_floats(value: Any, dim: int | None) -> list[float]:
     problem = vector_problem(value, dim)
     if problem is not None:
         raise ValueError(f"vector {problem}")
+    if isinstance(value, Checked):
+        return value
     floats = _numbers(value)
     assert not isinstance(floats, str)
-    return floats
+    return Checked(floats.tolist())
 
 
 class Vector(TypeDecorator[Any]):
@@ -101,7 +130,9 @@ class Vector(TypeDecorator[Any]):
         """Return ``value`` as the text pgvector reads (``[1.0,2.5]``), for INSERT and COPY alike."""
         if value is None:
             return None
-        return "[" + ",".join(map(repr, as_floats(value, self.dim))) + "]"
+        checked = isinstance(value, Checked) and (self.dim is None or len(value) == self.dim)
+        floats = value if checked else as_floats(value, self.dim)
+        return "[" + ",".join(map(repr, floats)) + "]"
 
     def bind_processor(self, dialect: sa.Dialect) -> Any:
         """Return the converter of values: :meth:`process_bind_param` already makes pgvector's text."""
