@@ -26,6 +26,8 @@ __all__ = [
     "QueryTimeoutError",
     "RelationNotLoadedError",
     "RetryableError",
+    "SchemaError",
+    "SerializationError",
     "SessionRequiredError",
     "ValidationError",
     "translate",
@@ -136,6 +138,18 @@ class DatabaseError(AssistantModelsError):
     """A database failure that is not the caller's data."""
 
 
+class SchemaError(DatabaseError):
+    """The database's schema is behind the models: a table or column they use is missing.
+
+    Attributes:
+        name: The missing table (or ``table.column``), as the server named it.
+    """
+
+    def __init__(self, message: str, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+
+
 class RetryableError(DatabaseError):
     """A transient failure: the same call may succeed if tried again."""
 
@@ -220,6 +234,26 @@ def _constraint_fields(constraint: str | None, columns: Mapping[str, str]) -> st
 CONSTRAINT_FIELDS: dict[str, str] = {}
 
 
+_MISSING = re.compile(
+    r'(?:relation|column) "?(?P<name>[^"\s]+)"?(?: of relation "(?P<table>[^"]+)")? does not exist'
+)
+
+
+def _schema_error(code: str, message: str) -> SchemaError:
+    """Return the error for a missing table (42P01) or column (42703), naming it."""
+    match = _MISSING.search(message)
+    name = None
+    if match is not None:
+        name = match["name"] if match["table"] is None else f"{match['table']}.{match['name']}"
+    what = "table" if code == "42P01" else "column"
+    shown = f"{what} {name!r}" if name else f"a {what} the models use"
+    return SchemaError(
+        f"{shown} does not exist in this database: its schema is behind the models; run "
+        "Database().migrate() (tables that need pgvector exist only where the server has it)",
+        name,
+    )
+
+
 def translate(exc: BaseException, constraint_fields: Mapping[str, str] | None = None) -> AssistantModelsError:
     """Return the package error that stands for a driver or SQLAlchemy error.
 
@@ -271,6 +305,8 @@ def translate(exc: BaseException, constraint_fields: Mapping[str, str] | None = 
         return ValidationError.single(field or "row", "violates a check constraint", table)
     if code in ("22001", "22003", "22007", "22008", "22P02", "22023", "22P05", "22021"):
         return ValidationError.single(column or "value", "is not valid for its column", table)
+    if code in ("42P01", "42703"):
+        return _schema_error(code, str(getattr(exc, "orig", exc)))
     if code in ("40001", "40P01"):
         return SerializationError(
             "the transaction lost to a concurrent one (serialization failure or deadlock)"

@@ -17,7 +17,7 @@ from assistant_models import AssistantModel, Manager
 from assistant_models.core.concerns import AppendOnly, Concern, LiveParent
 from assistant_models.core.mixins import AuditMixin, SoftDeleteMixin, TimestampMixin
 from assistant_models.core.types import JSONB
-from assistant_models.vector import VectorField
+from assistant_models.vector import VectorField, VectorIndex, VectorManager
 
 lab_metadata = sa.MetaData()
 lab_registry = registry(metadata=lab_metadata)
@@ -152,7 +152,26 @@ class Item(VectorLabModel, table=True):
     label: str | None = Field(default=None, max_length=50)
     embedding: Any = VectorField(3, default=None, nullable=True)
 
-    objects: ClassVar[Manager[Item]] = Manager()
+    objects: ClassVar[VectorManager[Item]] = VectorManager()
+
+
+#: Dimensions of the lab documents' embeddings.
+DOC_DIMENSIONS = 16
+
+
+class Doc(VectorLabModel, table=True):
+    """A document with words and an embedding, an HNSW index and a category to filter on."""
+
+    __tablename__ = "lab_docs"
+    __searchable__ = {"body": "A"}
+    __table_args__ = (VectorIndex("embedding", metric="cosine", m=8, ef_construction=32),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    category: int = 0
+    body: str = ""
+    embedding: Any = VectorField(DOC_DIMENSIONS)
+
+    objects: ClassVar[VectorManager[Doc]] = VectorManager()
 
 
 def create_vector_lab_tables(connection: sa.Connection) -> None:

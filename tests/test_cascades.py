@@ -100,3 +100,27 @@ def test_a_row_that_refers_to_itself_is_deleted_once(cascades):
     loop.parent_id = loop.id
     cascades.flush()
     assert Folder.objects.all().delete() == (1, {"Folder": 1})
+
+
+# ------------------------------------------------------------------ tables a server may lack
+
+
+def test_a_chats_memories_are_counted_where_pgvector_is_and_ignored_where_it_is_not(db_session):
+    import sqlalchemy as sa
+
+    from assistant_models.core.cascades import missing_extensions
+    from assistant_models.models import ChatSession, ConversationMemory
+    from assistant_models.testing.chat_factories import ChatSessionFactory
+
+    chat = ChatSessionFactory()
+    has_vector = db_session.execute(sa.text("SELECT 1 FROM pg_extension WHERE extname = 'vector'")).first()
+    if has_vector is not None:
+        assert missing_extensions(db_session) == frozenset()
+        ConversationMemory.objects.create(session_id=chat.id, content="likes tea", embedding=[0.5] * 1536)
+        _, counts = ChatSession.objects.filter(pk=chat.id).delete(hard=True)
+        assert counts["ConversationMemory"] == 1
+    else:  # PostgreSQL 15 in CI: no conversation_memory table, and the delete must not name it
+        assert missing_extensions(db_session) == frozenset({"vector"})
+        _, counts = ChatSession.objects.filter(pk=chat.id).delete(hard=True)
+        assert "ConversationMemory" not in counts
+    assert counts["ChatSession"] == 1

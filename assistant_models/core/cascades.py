@@ -15,19 +15,32 @@ where it closes (the database still cascades past it, uncounted).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
-from assistant_models.core.base import AssistantModel
+from assistant_models.core.base import AssistantModel, metadata
 from assistant_models.core.concerns import Audited, concern
 from assistant_models.core.statements import LRU
 
-__all__ = ["Cascade", "cascade_ctes", "hooked", "is_cascade", "mapped_class", "plan", "returned_columns"]
+__all__ = [
+    "Cascade",
+    "cascade_ctes",
+    "hooked",
+    "is_cascade",
+    "mapped_class",
+    "missing_extensions",
+    "plan",
+    "returned_columns",
+]
 
 _PLANS, _HOOKED, _REFERENCES, _CLASSES = LRU(256), LRU(256), LRU(512), LRU(512)
+#: Key of a connection's ``info`` holding the extensions its database has.
+_INSTALLED = "assistant_models.installed_extensions"
 
 
 @dataclass(frozen=True)
@@ -84,19 +97,52 @@ def _cached(cache: LRU, key: tuple[Any, ...], table: sa.Table, build: Any) -> An
     return found
 
 
-def referencing(parent: sa.Table, actions: tuple[str, ...]) -> list[tuple[sa.Table, sa.ForeignKeyConstraint]]:
-    """Return the foreign keys to ``parent`` whose ``ON DELETE`` is one of ``actions``, by table name."""
+def _extensions(table: sa.Table) -> frozenset[str]:
+    """Return the PostgreSQL extensions ``table``'s column types need (pgvector's ``vector``...)."""
+    return frozenset(e for c in table.columns if (e := getattr(c.type, "extension", None)) is not None)
+
+
+@functools.cache
+def _needed(_tables: int) -> frozenset[str]:
+    """Return the extensions the package's tables need (cached by the number of tables)."""
+    return frozenset().union(*(_extensions(t) for t in metadata.tables.values()))
+
+
+def missing_extensions(session: Session) -> frozenset[str]:
+    """Return the extensions some model table needs that the session's database lacks.
+
+    Their tables are not in that database (migrations leave their branch out), so no
+    statement may name them. Read once per connection, and only if a table needs one.
+    """
+    needed = _needed(len(metadata.tables))
+    if not needed:
+        return frozenset()
+    info = session.connection().info
+    installed = info.get(_INSTALLED)
+    if installed is None:
+        rows = session.connection().execute(sa.text("SELECT extname FROM pg_extension"))
+        installed = info[_INSTALLED] = frozenset(rows.scalars())
+    return needed - installed
+
+
+def referencing(
+    parent: sa.Table, actions: tuple[str, ...], missing: frozenset[str] = frozenset()
+) -> list[tuple[sa.Table, sa.ForeignKeyConstraint]]:
+    """Return the foreign keys to ``parent`` whose ``ON DELETE`` is one of ``actions``, by table name.
+
+    Tables needing one of the ``missing`` extensions are left out: the database has none.
+    """
 
     def build() -> list[tuple[sa.Table, sa.ForeignKeyConstraint]]:
         found = [
             (table, fk)
             for table in parent.metadata.tables.values()
             for fk in table.foreign_key_constraints
-            if fk.referred_table is parent and _action(fk) in actions
+            if fk.referred_table is parent and _action(fk) in actions and not _extensions(table) & missing
         ]
         return sorted(found, key=lambda pair: (pair[0].name, [c.name for c in pair[1].columns]))
 
-    return _cached(_REFERENCES, (parent, actions), parent, build)  # type: ignore[no-any-return]
+    return _cached(_REFERENCES, (parent, actions, missing), parent, build)  # type: ignore[no-any-return]
 
 
 def _action(fk: sa.ForeignKeyConstraint) -> str:
@@ -115,7 +161,9 @@ def needs_own_delete(table: sa.Table, seen: frozenset[sa.Table] = frozenset()) -
     )
 
 
-def hooked(parent: sa.Table) -> list[tuple[type[Any], sa.ForeignKeyConstraint]]:
+def hooked(
+    parent: sa.Table, missing: frozenset[str] = frozenset()
+) -> list[tuple[type[Any], sa.ForeignKeyConstraint]]:
     """Return the children to delete (or set to NULL) through their own QuerySets, before ``parent``.
 
     They are the children whose change must be audited: a cascade that reaches audited
@@ -124,13 +172,13 @@ def hooked(parent: sa.Table) -> list[tuple[type[Any], sa.ForeignKeyConstraint]]:
 
     def build() -> list[tuple[type[Any], sa.ForeignKeyConstraint]]:
         found = []
-        for table, fk in referencing(parent, ("CASCADE", "SET NULL")):
+        for table, fk in referencing(parent, ("CASCADE", "SET NULL"), missing):
             model = mapped_class(table)
             if model is not None and (needs_own_delete(table) if is_cascade(fk) else _audited(table)):
                 found.append((model, fk))
         return found
 
-    return _cached(_HOOKED, (parent,), parent, build)  # type: ignore[no-any-return]
+    return _cached(_HOOKED, (parent, missing), parent, build)  # type: ignore[no-any-return]
 
 
 def is_cascade(fk: sa.ForeignKeyConstraint) -> bool:
@@ -138,32 +186,35 @@ def is_cascade(fk: sa.ForeignKeyConstraint) -> bool:
     return _action(fk) == "CASCADE"
 
 
-def plan(parent: sa.Table) -> tuple[Cascade, ...]:
-    """Return the cascades a statement deleting rows of ``parent`` carries (cached per table)."""
+def plan(parent: sa.Table, missing: frozenset[str] = frozenset()) -> tuple[Cascade, ...]:
+    """Return the cascades a statement deleting rows of ``parent`` carries (cached per table).
+
+    Tables needing one of the ``missing`` extensions are left out (:func:`missing_extensions`).
+    """
 
     def build() -> tuple[Cascade, ...]:
-        nodes, selfrefs = _children(parent, frozenset({parent}))
+        nodes, selfrefs = _children(parent, frozenset({parent}), missing)
         if selfrefs and not needs_own_delete(parent):
             # a tree: the walk's rows take the parent's other cascades along
             nodes += (Cascade(parent, mapped_class(parent), selfrefs, selfrefs, nodes),)
         return nodes
 
-    return _cached(_PLANS, (parent,), parent, build)  # type: ignore[no-any-return]
+    return _cached(_PLANS, (parent, missing), parent, build)  # type: ignore[no-any-return]
 
 
 def _children(
-    parent: sa.Table, path: frozenset[sa.Table]
+    parent: sa.Table, path: frozenset[sa.Table], missing: frozenset[str]
 ) -> tuple[tuple[Cascade, ...], tuple[sa.ForeignKeyConstraint, ...]]:
     """Return the cascades of ``parent`` into other tables, and its cascading keys to itself."""
     by_table: dict[sa.Table, list[sa.ForeignKeyConstraint]] = {}
-    for child, fk in referencing(parent, ("CASCADE",)):
+    for child, fk in referencing(parent, ("CASCADE",), missing):
         by_table.setdefault(child, []).append(fk)
     selfrefs = tuple(by_table.pop(parent, ()))
     nodes = []
     for child, fks in by_table.items():
         if child in path or needs_own_delete(child):
             continue
-        grandchildren, own = _children(child, path | {child})
+        grandchildren, own = _children(child, path | {child}, missing)
         nodes.append(Cascade(child, mapped_class(child), tuple(fks), own, grandchildren))
     return tuple(nodes), selfrefs
 

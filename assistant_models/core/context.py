@@ -26,7 +26,8 @@ _current: ContextVar[Session | None] = ContextVar("assistant_models_session", de
 _HOW = (
     "no unit of work is open: wrap the call in `with db.session():` "
     "(db = assistant_models.Database()) or pass a session explicitly with "
-    "Model.objects.using(session)"
+    "Model.objects.using(session); in tests, request the `db_session` fixture of "
+    "assistant_models.testing.plugin, which opens one that is rolled back afterwards"
 )
 
 

@@ -21,6 +21,7 @@ from assistant_models.core.cascades import (
     cascade_ctes,
     hooked,
     is_cascade,
+    missing_extensions,
     plan,
     returned_columns,
 )
@@ -83,7 +84,7 @@ def _hard_delete(qs: QuerySet[Any], counts: Counter[str]) -> None:
         return
     _delete_children_with_hooks(qs, targets, counts)
     stmt = sa.delete(table).where((keys[0] if len(keys) == 1 else sa.tuple_(*keys)).in_(targets))
-    nodes = plan(table)
+    nodes = plan(table, missing_extensions(session))
     with translating():
         if nodes or audited(model):
             removed = _delete_with_cascades(qs, stmt, nodes)
@@ -156,7 +157,7 @@ def _delete_children_with_hooks(qs: QuerySet[Any], keys: list[Any], counts: Coun
     deleted (and counted) in the parent's own statement (see :mod:`.cascades`).
     """
     parent = qs.model.__table__
-    for child, fk in hooked(parent):
+    for child, fk in hooked(parent, missing_extensions(qs.session)):
         rows = _referring(qs.of(child, ALL).using(qs.session), fk, keys)
         if child.__table__ is parent:  # a tree: the rows being deleted go in the parent's own statement
             rows = rows.where(sa.not_(_key_in(qs.model, keys)))
