@@ -19,7 +19,7 @@ from sqlmodel import Field, Relationship
 from assistant_models.core.base import AssistantModel
 from assistant_models.core.concerns import Concern, LiveParent
 from assistant_models.core.expressions import Now
-from assistant_models.core.manager import ALL, DELETED, Manager
+from assistant_models.core.manager import ALL, DELETED
 from assistant_models.core.mixins import SoftDeleteMixin, TimestampMixin, UUIDPrimaryKeyMixin
 from assistant_models.core.types import JSONB, UTCDateTime, str_enum
 from assistant_models.exceptions import SessionRequiredError, ValidationError
@@ -40,7 +40,7 @@ from assistant_models.models.memory.rules import (
     check_weights,
 )
 from assistant_models.models.memory.scoring import Recall, decayed_importance, recall_statement
-from assistant_models.vector import VectorField, VectorIndex
+from assistant_models.vector import VectorField, VectorIndex, VectorManager
 
 __all__ = ["EMBEDDING_DIMENSIONS", "ConversationMemory", "ConversationMemoryManager", "MemoryType"]
 
@@ -60,8 +60,8 @@ class MemoryType(enum.StrEnum):
     SUMMARY = "summary"  # a digest of earlier memories or turns
 
 
-class ConversationMemoryManager(Manager["ConversationMemory"]):
-    """Memories: remember, recall by meaning, decay, forget, re-embed.
+class ConversationMemoryManager(VectorManager["ConversationMemory"]):
+    """Memories: remember, recall, decay, forget, re-embed; and ``nearest``/``hybrid_search``.
 
     Every time is the database server's (``now()``), never this machine's. Methods
     respect filters chained before them (``ConversationMemory.objects.filter(session=chat).decay(...)``).
@@ -171,9 +171,12 @@ class ConversationMemoryManager(Manager["ConversationMemory"]):
            the same statement (the scores used the values from before); the returned
            instances (those held in this unit of work too) show the new values.
 
-        With the HNSW index in use, an index scan yields at most ``hnsw.ef_search``
-        rows (40 by default): for a full pool, ``SET LOCAL hnsw.ef_search`` to at
-        least ``candidates`` (or turn on ``hnsw.iterative_scan``) beforehand.
+        The settings of pgvector are left as they are, so the statement stays one round
+        trip: with the HNSW index in use, an index scan yields at most
+        ``hnsw.ef_search`` rows (40 by default) before the filters. For a full pool on
+        a large table, wrap the call in
+        ``with scan_settings(session, {"hnsw.ef_search": "200", "hnsw.iterative_scan":
+        "relaxed_order"}):`` (:func:`assistant_models.vector.scan_settings`).
 
         Args:
             query_embedding: The query's vector (:data:`EMBEDDING_DIMENSIONS` numbers).
