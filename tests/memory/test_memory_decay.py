@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from memory_rows import age, stored
@@ -30,6 +30,16 @@ def test_decay_halves_importance_per_half_life_since_the_later_of_use_and_update
     assert stored(db_session, fresh.id)["importance"] == pytest.approx(0.8)
     now = db_session.execute(text("SELECT now()")).scalar_one()
     assert stored(db_session, used.id)["updated_at"] == now  # the next decay counts from here
+
+
+def test_decay_follows_the_server_clock(db_session, monkeypatch) -> None:
+    ahead = lambda: datetime.now(UTC) + timedelta(days=7)  # noqa: E731
+    for module in ("core.types", "core.persistence"):
+        monkeypatch.setattr(f"assistant_models.{module}.utcnow", ahead, raising=False)
+    memory = ConversationMemoryFactory(importance=0.8)
+    age(db_session, memory, accessed=WEEK)
+    ConversationMemory.objects.filter(pk=memory.id).decay(WEEK)
+    assert stored(db_session, memory.id)["importance"] == pytest.approx(0.4)
 
 
 def test_decaying_over_two_intervals_equals_decaying_once_over_their_sum(db_session) -> None:

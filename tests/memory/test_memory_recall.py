@@ -107,10 +107,10 @@ def test_ties_go_to_the_smaller_key(db_session) -> None:
     chat = ChatSessionFactory()
     same = [
         ConversationMemoryFactory(session=chat, content="same", embedding=embedding_for("x"))
-        for _ in range(3)
+        for _ in range(4)
     ]
-    got = ConversationMemory.objects.recall(embedding_for("x"), session=chat, k=3)
-    assert [m.id for m, _ in got] == sorted(m.id for m in same)
+    got = ConversationMemory.objects.recall(embedding_for("x"), session=chat, k=2)
+    assert [m.id for m, _ in got] == sorted(m.id for m in same)[:2]
 
 
 def test_soft_deleted_memories_are_never_recalled(db_session, garden) -> None:
@@ -150,6 +150,16 @@ def test_recall_narrows_to_a_chat_a_persona_and_memory_types(db_session) -> None
     assert len(ConversationMemory.objects.recall(query, persona=persona, k=10)) == 2
 
 
+def test_a_nearer_memory_outside_the_filters_takes_no_place_among_the_candidates(db_session) -> None:
+    chat, other = ChatSessionFactory(), ChatSessionFactory()
+    mine = ConversationMemoryFactory(session=chat, content="mine")
+    ConversationMemoryFactory(session=other, content="exact")
+    deleted = ConversationMemoryFactory(session=chat, content="exact")
+    deleted.delete()
+    got = ConversationMemory.objects.recall(embedding_for("exact"), session=chat, k=1, candidates=1)
+    assert [m.id for m, _ in got] == [mine.id]
+
+
 def test_min_similarity_drops_the_candidates_below_it(db_session) -> None:
     chat = ChatSessionFactory()
     near = ConversationMemoryFactory(session=chat, content="near")
@@ -177,22 +187,25 @@ def test_filters_chained_before_recall_apply(db_session, garden) -> None:
 
 
 @pytest.fixture
-def client_clock_a_day_ahead(monkeypatch):
-    """Make the package's client-side clock run a day ahead of the server's."""
-    ahead = lambda: datetime.now(UTC) + timedelta(days=1)  # noqa: E731
+def client_clock_a_day_behind(monkeypatch):
+    """Make the package's client-side clock run a day behind the server's."""
+    behind = lambda: datetime.now(UTC) - timedelta(days=1)  # noqa: E731
     for module in ("core.types", "core.persistence"):
-        monkeypatch.setattr(f"assistant_models.{module}.utcnow", ahead, raising=False)
+        monkeypatch.setattr(f"assistant_models.{module}.utcnow", behind, raising=False)
 
 
-def test_recency_follows_the_server_clock(db_session, client_clock_a_day_ahead) -> None:
+def test_recency_follows_the_server_clock(db_session, client_clock_a_day_behind) -> None:
+    # a skewed clock shifts every age alike, which scaling hides, except where an age
+    # would be negative: by a clock a day behind, the two newer memories would tie
     chat = ChatSessionFactory()
-    fresh = ConversationMemoryFactory(session=chat, content="fresh")
-    old = ConversationMemoryFactory(session=chat, content="old")
-    age(db_session, old, accessed=timedelta(days=7))  # one half-life by the server's clock
-    expected = expected_scores(db_session, embedding_for("x"), [fresh.id, old.id], (0, 0, 1))
-    assert expected == {fresh.id: 1.0, old.id: 0.0}
+    fresh, middle, old = (ConversationMemoryFactory(session=chat, content=c) for c in ("fresh", "mid", "old"))
+    age(db_session, middle, accessed=timedelta(hours=12))
+    age(db_session, old, accessed=timedelta(days=7))
+    expected = expected_scores(db_session, embedding_for("x"), [fresh.id, middle.id, old.id], (0, 0, 1))
+    assert expected[fresh.id] == 1.0 and 0.9 < expected[middle.id] < 1.0
     got = ConversationMemory.objects.recall(embedding_for("x"), session=chat, weights=(0, 0, 1))
-    assert [(m.id, s) for m, s in got] == [(fresh.id, pytest.approx(1.0)), (old.id, pytest.approx(0.0))]
+    assert [m.id for m, _ in got] == [fresh.id, middle.id, old.id]
+    assert [s for _, s in got] == pytest.approx([expected[m.id] for m, _ in got], abs=1e-6)
 
 
 BAD = [
