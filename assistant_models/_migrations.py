@@ -173,7 +173,9 @@ def upgrade_targets(connection: Connection, revision: str) -> tuple[list[str], l
 def run(connection: Connection, command: str, revision: str, location: Path | None = None) -> None:
     """Run ``alembic <command> <revision>`` inside the connection's transaction.
 
-    An advisory lock keeps concurrent migrations of the same database apart,
+    Upgrading to the head also runs every application's chain
+    (:mod:`assistant_models.app_migrations`) after the package's; downgrading to base
+    runs theirs first. An advisory lock keeps concurrent migrations of the same database apart,
     and the statement timeout is lifted for the transaction. Upgrading to
     ``"head"`` leaves out the branches whose extension the server lacks, with a
     warning naming it and the tables that wait for it (:func:`upgrade_targets`).
@@ -185,11 +187,19 @@ def run(connection: Connection, command: str, revision: str, location: Path | No
     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
     connection.execute(text("SET LOCAL statement_timeout = 0"))
     targets, missing = upgrade_targets(connection, revision) if command == "upgrade" else ([revision], [])
+    from assistant_models.app_migrations import app_chains, run_chains
+
+    # applications build on the package: theirs go up after it, and down (to base) before it
+    apps = app_chains() if revision in ("head", "heads", "base") else []
+    if command == "downgrade":
+        run_chains(connection, command, reversed(apps))
     try:
         for target in targets:
             _COMMANDS[command](config, target)
     except CommandError as exc:
         raise DatabaseError(f"migration {command} to {revision!r} failed: {exc}") from exc
+    if command == "upgrade":
+        run_chains(connection, command, apps)
     for label in missing:
         extension = EXTENSION_BRANCHES[label]
         _log.warning(

@@ -37,7 +37,12 @@ from sqlalchemy.orm import Session
 
 from assistant_models._settings import EngineSettings
 from assistant_models.core.aio import AsyncBridgeSession, install_async_guard, run_bridged
-from assistant_models.core.context import bind_session, get_current_session, unbind_session
+from assistant_models.core.context import (
+    bind_session,
+    get_current_session,
+    hosts_every_database,
+    unbind_session,
+)
 from assistant_models.core.types import json_dumps
 from assistant_models.exceptions import DatabaseUnavailableError, ValidationError, translate
 
@@ -189,6 +194,8 @@ def _owned(session: AsyncSession | None, engine: AsyncEngine) -> AsyncSession | 
     """Return ``session`` if it is this context's current unit of work on ``engine``."""
     if session is None or get_current_session() is not session.sync_session:
         return None
+    if hosts_every_database(session.sync_session):  # the pytest plugin's async test session
+        return session
     bind = session.sync_session.bind
     return session if bind is not None and bind.engine is engine.sync_engine else None
 

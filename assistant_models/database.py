@@ -27,7 +27,12 @@ from sqlalchemy.pool import NullPool, QueuePool
 
 from assistant_models import _embedded, _forks, _logs, _migrations, _pings, _timestamps, _transactions, _urls
 from assistant_models._settings import EngineSettings, migration_lock_timeout
-from assistant_models.core.context import bind_session, get_current_session, unbind_session
+from assistant_models.core.context import (
+    bind_session,
+    get_current_session,
+    hosts_every_database,
+    unbind_session,
+)
 from assistant_models.core.types import json_dumps, json_loads
 from assistant_models.exceptions import DatabaseError, RetryableError, ValidationError, translate
 
@@ -285,7 +290,7 @@ class Database:
         """
         level = _transactions.isolation_level(isolation)
         current = get_current_session()
-        if current is not None and self._owns(current):
+        if current is not None and self.joins(current):
             if level is not None:
                 raise ValidationError.single(
                     "isolation", "cannot be chosen inside an open unit of work (a savepoint)"
@@ -332,7 +337,7 @@ class Database:
             raise ValidationError.single("retries", "must be a non-negative integer")
         level = _transactions.isolation_level(isolation)
         current = get_current_session()
-        if current is not None and self._owns(current):
+        if current is not None and self.joins(current):
             with self.session(isolation=isolation):
                 return fn()
         attempt = 0
@@ -347,10 +352,19 @@ class Database:
             _log.info("transaction lost to a concurrent one; attempt %d of %d", attempt + 1, retries + 1)
             time.sleep(_transactions.backoff(attempt))
 
-    def _owns(self, session: Session) -> bool:
-        """Tell whether ``session`` is bound to this database's engine."""
+    def owns(self, session: Session) -> bool:
+        """Tell whether ``session`` is bound to this database's engine (or one of its connections)."""
         bind = session.bind
         return bind is not None and bind.engine is self._engine
+
+    def joins(self, session: Session) -> bool:
+        """Tell whether a unit of work opened here while ``session`` is current runs inside it.
+
+        It does for this database's own sessions, and for the test session of the pytest
+        plugin, which hosts every database handle: an application's own ``Database()``
+        then works in the test's database and rolled-back transaction.
+        """
+        return self.owns(session) or hosts_every_database(session)
 
     @contextmanager
     def _unit_of_work(self, isolation: str | None = None) -> Iterator[Session]:
@@ -442,7 +456,9 @@ class Database:
         """Upgrade the schema to ``revision`` with Alembic, from code.
 
         The scripts ship inside the package (``assistant_models.migrations``),
-        so this works from an installed wheel as well as from a checkout. The
+        so this works from an installed wheel as well as from a checkout. To the
+        head, the applications' own chains follow in the same transaction
+        (:func:`~assistant_models.app_migrations.register_migrations`). The
         upgrade runs in one transaction under an advisory lock, without a
         statement timeout; no URL or password is written anywhere.
 
@@ -453,7 +469,7 @@ class Database:
         self._run_alembic("upgrade", revision)
 
     def downgrade(self, revision: str = "base") -> None:
-        """Downgrade the schema to ``revision`` (``"base"`` removes every migration)."""
+        """Downgrade the schema to ``revision`` (``"base"`` removes every migration, applications' first)."""
         _log.info("downgrading %s to %s", self.url_masked, revision)
         self._run_alembic("downgrade", revision)
 

@@ -32,7 +32,8 @@ async def tour(db: Database) -> None:
         print(f"by status: {dict(sorted(counts.items()))}")
         async for t in mine.select_related("assignee").order_by("-priority"):
             name = t.title.removesuffix(" " + tag)
-            print(f"  {name:<14} {t.status:<10} {t.assignee.username.split('_')[0]}")
+            owner = t.assignee.username.split("_")[0] if t.assignee is not None else "-"
+            print(f"  {name:<14} {t.status:<10} {owner}")
         await mine.adelete()
     await db.adispose()
     print("Done.")

@@ -70,11 +70,13 @@ def main() -> None:
         print("enqueued:", ", ".join(f"{t.title} (priority {t.priority})" for t in batch))
         mine = Task.objects.filter(assignee_id=ada.id)
         first = mine.claim_next("worker-1")
+        assert first is not None  # three tasks are pending
         print(f"worker-1 claimed the most urgent: {first.title} -> {first.status.value}")
         Task.objects.fail(first, "model timed out")
         print(f"failed once -> {first.status.value}, retry {first.retry_count}, runs again after back-off")
         Task.objects.filter(pk=first.id).update(run_after=None)  # skip the back-off for the tour
         again = mine.claim_next("worker-2")
+        assert again is not None
         Task.objects.complete(again, {"answer": "42"})
         print(f"worker-2 claimed it again and completed it: {again.status.value}, results {again.results}")
         try:

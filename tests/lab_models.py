@@ -76,6 +76,18 @@ class Note(SoftDeleteMixin, TimestampMixin, LabModel, table=True):
     objects: ClassVar[Manager[Note]] = Manager()
 
 
+class Handle(SoftDeleteMixin, LabModel, table=True):
+    """A soft-deletable row with a unique field: unique among live rows only, by declaration."""
+
+    __tablename__ = "lab_handles"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=50, unique=True)
+    code: str | None = Field(default=None, max_length=20, unique=True)
+
+    objects: ClassVar[Manager[Handle]] = Manager()
+
+
 class Remark(LabModel, table=True):
     """A row hidden while its note is soft-deleted: the LiveParent concern, no core change."""
 

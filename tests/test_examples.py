@@ -21,6 +21,7 @@ def test_every_example_has_a_test():
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == [
         "async_tour.py",
         "chat.py",
+        "fastapi_app.py",
         "memory.py",
         "quickstart.py",
     ]
@@ -83,6 +84,26 @@ def test_chat_tours_the_conversation_models_and_can_run_again(scratch_url):
         "Done.",
     ):
         assert expected in out, f"missing {expected!r} in:\n{out}"
+
+
+def test_fastapi_app_signs_up_logs_in_and_pages_tasks_and_can_run_again(scratch_url):
+    first, second = run_example("fastapi_app.py", scratch_url), run_example("fastapi_app.py", scratch_url)
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    out = second.stdout
+    for expected in (
+        "signup: 201 ['avatar_url', 'created_at', 'deleted_at', 'email'",
+        "same email again: 409",
+        "bad email: 422 [['email']]",
+        "wrong password: 401",
+        "pages of 2: [['task 4', 'task 3'], ['task 2', 'task 1'], ['task 0']]",
+        "a task that is not there: 404",
+        "without a token: 401",
+        "stats (async endpoint): ['tasks', 'users']",
+        "Done.",
+    ):
+        assert expected in out, f"missing {expected!r} in:\n{out}"
+    assert "password_hash" not in out
 
 
 def test_memory_tours_remember_recall_search_and_forgetting_and_can_run_again(scratch_url, pgvector):

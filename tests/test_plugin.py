@@ -197,3 +197,44 @@ def test_rollback_pair_then_the_user_from_the_previous_test_is_gone(database, db
     with database.engine.connect() as other:
         seen = other.execute(text("SELECT count(*) FROM users WHERE id = :id"), {"id": written}).scalar_one()
     assert seen == 0
+
+
+def test_the_applications_own_database_handle_works_in_the_tests_transaction(db_session, scratch_url):
+    # the application's handle points elsewhere (an empty database: no tables at all), yet
+    # inside a test its units of work run in the test's database and rolled-back transaction
+    from assistant_models import Database
+    from assistant_models.models import User
+
+    app_db = Database(scratch_url)
+    try:
+        with app_db.session() as session:
+            assert session is db_session
+            User.objects.create_user("own-handle@example.com", "own_handle", "a long enough password")
+        app_db.run_in_transaction(lambda: User.objects.get(username="own_handle"))
+        assert User.objects.filter(username="own_handle").exists()
+        with app_db.engine.connect() as conn:  # nothing reached the application's own database
+            assert (
+                conn.exec_driver_sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").scalar()
+                == 0
+            )
+    finally:
+        app_db.dispose()
+
+
+def test_the_applications_own_async_handle_works_in_the_async_test_session(adb_session, arun, scratch_url):
+    from assistant_models import Database
+    from assistant_models.models import User
+
+    app_db = Database(scratch_url)
+
+    async def scenario():
+        async with app_db.asession() as session:
+            assert session is adb_session
+            await User.objects.acreate_user("own-async@example.com", "own_async", "a long enough password")
+        return await User.objects.filter(username="own_async").aexists()
+
+    try:
+        assert arun(scenario())
+    finally:
+        arun(app_db.adispose())
+        app_db.dispose()

@@ -26,6 +26,7 @@ from sqlmodel.main import finish_init  # type: ignore[attr-defined]
 
 from assistant_models.core.expressions import PLAIN_VALUE_TYPES, SQL_VALUE_TYPES
 from assistant_models.core.instances import InstanceAPI
+from assistant_models.core.live_unique import unique_among_live_rows
 from assistant_models.core.tsvector import add_search_column
 from assistant_models.core.types import MAX_JSON_DEPTH, UnreadableJSON
 from assistant_models.exceptions import MultipleObjectsReturned, NotFoundError, ValidationError
@@ -291,21 +292,21 @@ class AssistantModel(InstanceAPI, SQLModel, registry=mapper_registry):
         secret = type(self).__secret_fields__
         return [(k, v) for k, v in super().__repr_args__() if k not in secret]
 
-    def _without_secrets(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        secret = set(type(self).__secret_fields__)
-        include = kwargs.get("include")
-        if secret and not (isinstance(include, (set, dict)) and secret & set(include)):
-            exclude = kwargs.get("exclude") or set()
-            kwargs["exclude"] = set(exclude) | secret
-        return kwargs
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Exclude secret fields from every serialization pydantic does.
 
-    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
-        """Return the fields as a dict; secret fields are left out unless asked for by name."""
-        return super().model_dump(**self._without_secrets(kwargs))
-
-    def model_dump_json(self, **kwargs: Any) -> str:
-        """Return the fields as JSON; secret fields are left out unless asked for by name."""
-        return super().model_dump_json(**self._without_secrets(kwargs))
+        ``model_dump``, ``model_dump_json``, ``TypeAdapter`` dumps, a model nested in
+        another, FastAPI responses and the serialization JSON schema (OpenAPI) all leave
+        them out: the field itself says ``exclude=True``.
+        """
+        super().__pydantic_init_subclass__(**kwargs)
+        fields = cls.model_fields
+        hidden = [name for name in cls.__secret_fields__ if name in fields and not fields[name].exclude]
+        if hidden:
+            for name in hidden:
+                fields[name].exclude = True
+            cls.model_rebuild(force=True)
 
     def __iter__(self) -> Any:
         secret = type(self).__secret_fields__
@@ -530,3 +531,5 @@ def refuse_nulls(model: Any, values: dict[str, Any]) -> None:
 # A model's declaration is complete once its mapper exists: searchable models get their
 # vector column then (scoped to this package's models, like the declaration itself).
 event.listen(AssistantModel, "after_mapper_constructed", add_search_column, propagate=True)
+# unique fields of soft-deletable models: unique among live rows only
+event.listen(AssistantModel, "after_mapper_constructed", unique_among_live_rows, propagate=True)

@@ -14,10 +14,12 @@ from sqlalchemy.orm import Session
 from assistant_models.exceptions import SessionRequiredError
 
 __all__ = [
+    "HOSTS_EVERY_DATABASE",
     "bind_session",
     "current_session",
     "forget_current_session",
     "get_current_session",
+    "hosts_every_database",
     "unbind_session",
 ]
 
@@ -46,6 +48,16 @@ def current_session() -> Session:
     if session is None:
         raise SessionRequiredError(_HOW)
     return session
+
+
+#: Key of ``Session.info`` marking a session every database's units of work run inside (as
+#: savepoints): the pytest plugin's rolled-back test session.
+HOSTS_EVERY_DATABASE = "assistant_models.hosts_every_database"
+
+
+def hosts_every_database(session: Session) -> bool:
+    """Return whether units of work of any database handle run inside ``session`` (a test's)."""
+    return bool(session.info.get(HOSTS_EVERY_DATABASE))
 
 
 def bind_session(session: Session) -> Token[Session | None]:

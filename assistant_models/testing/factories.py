@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from factory import declarations
 from factory.base import Factory
@@ -106,6 +106,27 @@ class AssistantModelFactory(Factory[M]):
         """factory-boy options."""
 
         abstract = True
+
+    if TYPE_CHECKING:  # factory-boy has no annotations: tell type checkers what a call returns
+
+        def __new__(cls, **kwargs: Any) -> M:  # type: ignore[misc]
+            """Create an instance: ``UserFactory(admin=True)`` is ``UserFactory.create(admin=True)``."""
+
+        @classmethod
+        def create(cls, **kwargs: Any) -> M:
+            """Create an instance through the model's manager."""
+
+        @classmethod
+        def build(cls, **kwargs: Any) -> M:
+            """Build an unsaved, validated instance."""
+
+        @classmethod
+        def create_batch(cls, size: int, **kwargs: Any) -> list[M]:
+            """Create ``size`` instances."""
+
+        @classmethod
+        def build_batch(cls, size: int, **kwargs: Any) -> list[M]:
+            """Build ``size`` unsaved instances."""
 
     @classmethod
     def _build(cls, model_class: type[M], *args: Any, **kwargs: Any) -> M:

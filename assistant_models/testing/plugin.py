@@ -10,7 +10,10 @@ Fixtures:
         left behind by runs that died; parallel runs never share one.
     db_session: A session bound to a connection whose transaction is rolled back
         after the test, and set as the current unit of work, so managers work
-        without ``db.session()``. ``db.session()`` inside a test opens a savepoint.
+        without ``db.session()``. ``db.session()`` inside a test opens a savepoint,
+        for every database handle: an application's own ``Database()`` (whatever its
+        URL) works in the test database and the test's transaction too, and so do
+        the FastAPI integration's requests.
     arun: Run a coroutine on the test's own event loop (``arun(main())``), so sync
         tests drive async code without an asyncio plugin; the loop closes after
         the test, and the async pool is emptied on it first.
@@ -40,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from assistant_models._migrations import installed_extensions
 from assistant_models.aio import AsyncBinding, bind_async_session, unbind_async_session
-from assistant_models.core.context import bind_session, unbind_session
+from assistant_models.core.context import HOSTS_EVERY_DATABASE, bind_session, unbind_session
 from assistant_models.database import Database
 
 __all__ = ["AsyncRunner", "adb_session", "arun", "database", "db_session", "pgvector"]
@@ -122,6 +125,7 @@ def db_session(database: Database) -> Iterator[Session]:
     connection = database.engine.connect()
     transaction = connection.begin()
     session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    session.info[HOSTS_EVERY_DATABASE] = True  # the application's own Database() works in here too
     token = bind_session(session)
     try:
         yield session
@@ -169,6 +173,7 @@ def adb_session(database: Database, arun: AsyncRunner[Any]) -> Iterator[AsyncSes
         await connection.begin()
         # the factory behind db.asession(), so the session is made as the application's are
         session = database.async_sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        session.sync_session.info[HOSTS_EVERY_DATABASE] = True
         return connection, session, bind_async_session(session)
 
     async def end() -> None:

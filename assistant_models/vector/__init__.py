@@ -12,6 +12,7 @@ server has pgvector::
     Doc.objects.create(embedding=[0.1, 0.2, 0.3])
     Doc.objects.annotate(distance=CosineDistance("embedding", query)).order_by("distance")
     Doc.objects.nearest("embedding", query, k=5)
+    Doc.objects.aggregate(centroid=VectorAvg("embedding"))
 
 A vector is written from a list, a tuple or a one-dimensional numpy array of finite
 numbers with exactly the column's dimensions; anything else is refused with a
@@ -20,6 +21,7 @@ It reads back as a numpy array of ``float32`` (pgvector stores single precision)
 instance keeps the value it was given until it is read again.
 """
 
+from assistant_models.vector.aggregates import VectorAggregate, VectorAvg, VectorSum
 from assistant_models.vector.distances import (
     INDEX_METHODS,
     METRICS,
@@ -55,10 +57,13 @@ __all__ = [
     "MaxInnerProduct",
     "Metric",
     "Vector",
+    "VectorAggregate",
+    "VectorAvg",
     "VectorField",
     "VectorIndex",
     "VectorManager",
     "VectorQuerySet",
+    "VectorSum",
     "metric_named",
     "register_metric",
     "scan_settings",

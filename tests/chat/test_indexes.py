@@ -32,6 +32,7 @@ def busy(db_session):
     chats = [uuid.uuid4() for _ in range(CHATS)]
     owners = [owner.id if i < OWNED else other.id for i in range(CHATS)]
     cursor = db_session.connection().connection.driver_connection.cursor()
+    cursor.execute("SET LOCAL statement_timeout = 0")  # a bulk load on a busy machine may take a while
     chat_rows = "".join(
         f"{c}\t{u}\tchat {i}\tactive\t{{}}\t{{}}\t{{}}\t2026-01-01T00:{i % 60:02d}:00+00\n"
         for i, (c, u) in enumerate(zip(chats, owners, strict=True))
