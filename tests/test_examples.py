@@ -22,6 +22,7 @@ def test_every_example_has_a_test():
         "async_tour.py",
         "chat.py",
         "fastapi_app.py",
+        "memory.py",
         "quickstart.py",
     ]
 
@@ -103,3 +104,23 @@ def test_fastapi_app_signs_up_logs_in_and_pages_tasks_and_can_run_again(scratch_
     ):
         assert expected in out, f"missing {expected!r} in:\n{out}"
     assert "password_hash" not in out
+
+
+def test_memory_tours_remember_recall_search_and_forgetting_and_can_run_again(scratch_url, pgvector):
+    first, second = run_example("memory.py", scratch_url), run_example("memory.py", scratch_url)
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    out = second.stdout
+    for expected in (
+        "6 memories in two chats",
+        "0.778  The user drinks green tea every morning.  (recalled 1 time)",
+        "by relevance alone, 'rain' -> 'The user cycles to work, even in the rain.'",
+        "hybrid 'peanuts' / 'food allergy' -> 'The user is allergic to peanuts.'",
+        "re-embedded 6 memories; a second run finds 0 left to do",
+        "decayed 2 memories of the old chat",
+        "all now below 0.001: True",
+        "forgot 2 faded memories (soft-deleted)",
+        "4 memories left",
+        "Done.",
+    ):
+        assert expected in out, f"missing {expected!r} in:\n{out}"
