@@ -150,3 +150,29 @@ def test_the_console_script_and_python_m_run_the_command(url):
         done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() in ("none", '{"revision": null}')
+
+
+class _Terminal:
+    def __init__(self, tty: bool) -> None:
+        self.tty, self.text = tty, ""
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_shows_on_a_terminal_only():
+    from assistant_models.cli.output import Output
+
+    terminal, pipe, out = _Terminal(True), _Terminal(False), _Terminal(False)
+    Output(as_json=False, out=out, err=terminal).progress("sweeping")
+    Output(as_json=False, out=out, err=pipe).progress("sweeping")
+    Output(as_json=True, out=out, err=terminal).progress("sweeping")
+    assert terminal.text == "... sweeping\n"
+    assert pipe.text == "" and out.text == ""
