@@ -15,42 +15,20 @@ from sqlalchemy.engine import Connection
 import assistant_models.core.signing  # (defines the signing_keys table)
 import assistant_models.models  # noqa: F401  (defines the tables on the metadata)
 from alembic import context
-from assistant_models._migrations import EXTENSION_BRANCHES, installed_extensions, render_item
+from assistant_models._migrations import absent_extensions, include_object_for, render_item
 from assistant_models._settings import migration_lock_timeout
 from assistant_models.core.base import metadata
 
 config = context.config
 
 
-def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    """Leave tables that are not ours (extensions' tables, other apps) alone.
-
-    Model tables that need an extension the database lacks (pgvector's) are not part of
-    its schema: ``migrate()`` leaves their branch out there.
-    """
-    if type_ == "table" and reflected and compare_to is None:
-        return False
-    if type_ == "table" and not reflected and compare_to is None:
-        missing = config.attributes.get("missing_extensions", set())
-        return not extension_tables_need(obj, missing)
-    return True
-
-
-def extension_tables_need(table: object, extensions: set[str]) -> bool:
-    """Return whether ``table`` has a column whose type needs one of ``extensions``."""
-    columns = getattr(table, "columns", ())
-    return any(getattr(column.type, "extension", None) in extensions for column in columns)
-
-
 def run_on(connection: Connection) -> None:
     """Configure the context on ``connection`` and run the migrations."""
-    config.attributes["missing_extensions"] = {
-        ext for ext in EXTENSION_BRANCHES.values() if ext not in installed_extensions(connection)
-    }
     context.configure(
         connection=connection,
         target_metadata=metadata,
-        include_object=include_object,
+        # other apps' tables, and tables of an extension the database lacks, are left alone
+        include_object=include_object_for(absent_extensions(connection)),
         compare_type=True,
         compare_server_default=True,
         render_item=render_item,  # types such as Vector write themselves and their import

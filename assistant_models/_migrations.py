@@ -29,10 +29,12 @@ __all__ = [
     "CORE_BRANCH",
     "EXTENSION_BRANCHES",
     "MIGRATIONS_PACKAGE",
+    "absent_extensions",
     "available_extensions",
     "config_for",
     "current_revision",
     "extension_tables",
+    "include_object_for",
     "installed_extensions",
     "render_item",
     "require_extension",
@@ -129,9 +131,33 @@ def extension_tables(extension: str, tables: Iterable[Any] | None = None) -> lis
         from assistant_models.core.base import metadata
 
         tables = metadata.tables.values()
-    return sorted(
-        t.name for t in tables if any(getattr(c.type, "extension", None) == extension for c in t.columns)
-    )
+    from assistant_models.core.cascades import table_extensions
+
+    return sorted(t.name for t in tables if extension in table_extensions(t))
+
+
+def absent_extensions(connection: Connection) -> set[str]:
+    """Return the extensions the migration branches need that the connection's database lacks."""
+    installed = installed_extensions(connection)
+    return {ext for ext in EXTENSION_BRANCHES.values() if ext not in installed}
+
+
+def include_object_for(absent: set[str]) -> Callable[..., bool]:
+    """Return Alembic's ``include_object`` filter for a database lacking the ``absent`` extensions.
+
+    Tables that are not ours (extensions' tables, other applications') are left alone, and
+    model tables needing an absent extension, with their indexes and constraints, are not
+    part of that database's schema: ``migrate()`` leaves their branch out there.
+    """
+    waiting = {name for ext in absent for name in extension_tables(ext)}
+
+    def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ == "table" and reflected and compare_to is None:
+            return False
+        table = obj if type_ == "table" else getattr(obj, "table", None)
+        return getattr(table, "name", None) not in waiting
+
+    return include_object
 
 
 def require_extension(connection: Connection, extension: str, product: str) -> None:

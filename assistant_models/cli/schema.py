@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import warnings
-from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -63,19 +62,7 @@ def schema_drift(db: Database) -> list[str]:
     from assistant_models.core.base import metadata
 
     with db.engine.connect() as connection:
-        missing = {
-            ext
-            for ext in _migrations.EXTENSION_BRANCHES.values()
-            if ext not in _migrations.installed_extensions(connection)
-        }
-        waiting = {t for ext in missing for t in _migrations.extension_tables(ext)}
-
-        def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-            if type_ == "table" and reflected and compare_to is None:
-                return False  # not ours
-            table = obj if type_ == "table" else getattr(obj, "table", None)
-            return getattr(table, "name", None) not in waiting
-
+        include = _migrations.include_object_for(_migrations.absent_extensions(connection))
         context = MigrationContext.configure(
             connection,
             opts={"compare_type": True, "compare_server_default": True, "include_object": include},

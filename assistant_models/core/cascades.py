@@ -36,6 +36,7 @@ __all__ = [
     "missing_extensions",
     "plan",
     "returned_columns",
+    "table_extensions",
 ]
 
 _PLANS, _HOOKED, _REFERENCES, _CLASSES = LRU(256), LRU(256), LRU(512), LRU(512)
@@ -97,7 +98,7 @@ def _cached(cache: LRU, key: tuple[Any, ...], table: sa.Table, build: Any) -> An
     return found
 
 
-def _extensions(table: sa.Table) -> frozenset[str]:
+def table_extensions(table: sa.Table) -> frozenset[str]:
     """Return the PostgreSQL extensions ``table``'s column types need (pgvector's ``vector``...)."""
     return frozenset(e for c in table.columns if (e := getattr(c.type, "extension", None)) is not None)
 
@@ -105,7 +106,7 @@ def _extensions(table: sa.Table) -> frozenset[str]:
 @functools.cache
 def _needed(_tables: int) -> frozenset[str]:
     """Return the extensions the package's tables need (cached by the number of tables)."""
-    return frozenset().union(*(_extensions(t) for t in metadata.tables.values()))
+    return frozenset().union(*(table_extensions(t) for t in metadata.tables.values()))
 
 
 def missing_extensions(session: Session) -> frozenset[str]:
@@ -138,7 +139,9 @@ def referencing(
             (table, fk)
             for table in parent.metadata.tables.values()
             for fk in table.foreign_key_constraints
-            if fk.referred_table is parent and _action(fk) in actions and not _extensions(table) & missing
+            if fk.referred_table is parent
+            and _action(fk) in actions
+            and not table_extensions(table) & missing
         ]
         return sorted(found, key=lambda pair: (pair[0].name, [c.name for c in pair[1].columns]))
 
